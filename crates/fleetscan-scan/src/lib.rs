@@ -1,0 +1,1 @@
+//! fleetscan scan pipeline.

@@ -1,0 +1,2 @@
+//! fleetscan binary.
+fn main() {}
