@@ -1,2 +1,76 @@
-//! fleetscan binary.
-fn main() {}
+//! The `fleetscan` binary: parses the command line, sets up logging, dispatches
+//! to one command, and maps the outcome to the documented exit codes.
+
+mod commands;
+mod exit;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::ExitStatus;
+
+#[derive(Debug, Parser)]
+#[command(name = "fleetscan", version, about = "Inventory every account of an AWS organization into SQLite snapshots")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// More log detail on stderr (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Never draw progress bars, even on a terminal.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = logging::LogFormat::Text, global = true)]
+    pub log_format: logging::LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Plan, scan every account and write one snapshot.
+    Scan(commands::scan::ScanArgs),
+    /// Show the accounts, role ARNs and regions a scan would use (no resource calls).
+    Plan(commands::plan::PlanArgs),
+    /// List the snapshots in the database.
+    Snapshots(commands::snapshots::SnapshotsArgs),
+    /// Compare two snapshots.
+    Diff(commands::diff::DiffArgs),
+    /// Delete all but the newest usable snapshots and reclaim space.
+    Prune(commands::prune::PruneArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout with success, usage errors to stderr.
+            let _ = err.print();
+            return if err.use_stderr() { ExitStatus::Usage.into() } else { ExitStatus::Success.into() };
+        }
+    };
+    logging::init(&cli.global);
+    let result = match cli.command {
+        Command::Scan(args) => commands::scan::run(args, &cli.global),
+        Command::Plan(args) => commands::plan::run(args, &cli.global),
+        Command::Snapshots(args) => commands::snapshots::run(args, &cli.global),
+        Command::Diff(args) => commands::diff::run(args, &cli.global),
+        Command::Prune(args) => commands::prune::run(args, &cli.global),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(err) => {
+            let status = exit::classify(&err);
+            eprintln!("error: {err:#}");
+            status.into()
+        }
+    }
+}
