@@ -1,0 +1,660 @@
+//! The planner: turns the configuration (and the organization's account list)
+//! into one [`Target`] per account to scan, and a list of the accounts it left
+//! out and why. The selection logic is a pure function of the listing, so it
+//! is tested without AWS.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use aws_sdk_organizations::Client as OrgClient;
+use serde::Serialize;
+
+use crate::classify::{AwsFailure, classify};
+use crate::config::{Config, ConfigError, RoleOverride, Secret};
+use crate::paginate::PageGuard;
+use crate::session::BaseAws;
+
+/// One account to scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub account_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Organizations state (`ACTIVE`, …); `None` for accounts only listed in the file.
+    pub state: Option<String>,
+    /// `Root/Workloads/Prod`, when known.
+    pub ou_path: Option<String>,
+    pub role_arn: String,
+    #[serde(skip)]
+    pub external_id: Option<Secret>,
+    /// `organization`, `config`, or `organization+config`.
+    pub source: &'static str,
+}
+
+/// An account the organization listed that will not be scanned.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SkippedAccount {
+    pub account_id: String,
+    pub name: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub management_account_id: Option<String>,
+    pub targets: Vec<Target>,
+    pub skipped: Vec<SkippedAccount>,
+}
+
+/// An account as Organizations lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// `State`, falling back to the retired `Status`.
+    pub state: Option<String>,
+}
+
+/// Where each account sits in the OU tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgTree {
+    /// Account id → `Root/Name/Name`.
+    pub paths: HashMap<String, String>,
+    /// Account id → ids of its ancestors, nearest first (parent OU … root).
+    pub ancestors: HashMap<String, Vec<String>>,
+    /// Every account found by the walk (the walk also lists accounts).
+    pub accounts: Vec<OrgAccount>,
+    /// Every OU and root id seen.
+    pub nodes: HashSet<String>,
+}
+
+/// What Organizations told us.
+#[derive(Debug, Clone, Default)]
+pub struct OrgListing {
+    pub management_account_id: Option<String>,
+    /// From `ListAccounts` (whole-organization mode).
+    pub accounts: Option<Vec<OrgAccount>>,
+    pub tree: Option<OrgTree>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("Organizations {operation} failed: {failure}")]
+    Organizations {
+        operation: &'static str,
+        failure: AwsFailure,
+    },
+}
+
+/// Lists the organization (when enabled) and selects the targets.
+pub async fn plan(config: &Config, base: &BaseAws) -> Result<Plan, PlanError> {
+    let listing = if config.organization.enabled {
+        list_organization(config, &OrgClient::new(&base.sdk)).await?
+    } else {
+        OrgListing::default()
+    };
+    select(config, &listing)
+}
+
+async fn list_organization(config: &Config, client: &OrgClient) -> Result<OrgListing, PlanError> {
+    let org_error = |operation: &'static str| {
+        move |failure: AwsFailure| PlanError::Organizations { operation, failure }
+    };
+    let organization = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|err| classify(&err))
+        .map_err(org_error("DescribeOrganization"))?;
+    let management_account_id = organization
+        .organization()
+        .and_then(|o| o.master_account_id())
+        .map(str::to_string);
+
+    let org = &config.organization;
+    let needs_tree = !org.include_ous.is_empty() || !org.exclude_ous.is_empty() || org.ou_paths;
+    let tree = if needs_tree {
+        Some(walk_tree(client, config.page_size.organizations).await?)
+    } else {
+        None
+    };
+    let accounts = if org.include_ous.is_empty() {
+        Some(
+            list_accounts(client, config.page_size.organizations)
+                .await
+                .map_err(org_error("ListAccounts"))?,
+        )
+    } else {
+        None
+    };
+    Ok(OrgListing {
+        management_account_id,
+        accounts,
+        tree,
+    })
+}
+
+fn org_account(account: &aws_sdk_organizations::types::Account) -> Option<OrgAccount> {
+    let state = account
+        .state()
+        .map(|s| s.as_str().to_string())
+        .or_else(|| account.status().map(|s| s.as_str().to_string()));
+    Some(OrgAccount {
+        id: account.id()?.to_string(),
+        name: account.name().map(str::to_string),
+        email: account.email().map(str::to_string),
+        state,
+    })
+}
+
+fn missing_id(operation: &str) -> AwsFailure {
+    AwsFailure::new(
+        crate::classify::ErrorClass::Error,
+        "MalformedResponse",
+        format!("{operation} returned an account without an id"),
+    )
+}
+
+/// Pages through `ListAccounts` (pages may be empty while a token is set).
+async fn list_accounts(client: &OrgClient, page_size: i32) -> Result<Vec<OrgAccount>, AwsFailure> {
+    let mut guard = PageGuard::new("ListAccounts");
+    let mut token = None;
+    let mut accounts = Vec::new();
+    loop {
+        let page = client
+            .list_accounts()
+            .max_results(page_size)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for account in page.accounts() {
+            accounts.push(org_account(account).ok_or_else(|| missing_id("ListAccounts"))?);
+        }
+        token = guard.next(page.next_token().map(str::to_string))?;
+        if token.is_none() {
+            return Ok(accounts);
+        }
+    }
+}
+
+/// Walks the OU tree from every root: child OUs with
+/// `ListOrganizationalUnitsForParent` (which also gives their names), accounts
+/// with `ListAccountsForParent`.
+async fn walk_tree(client: &OrgClient, page_size: i32) -> Result<OrgTree, PlanError> {
+    let err = |operation: &'static str| {
+        move |failure: AwsFailure| PlanError::Organizations { operation, failure }
+    };
+    let roots = client
+        .list_roots()
+        .send()
+        .await
+        .map_err(|e| classify(&e))
+        .map_err(err("ListRoots"))?;
+    let mut tree = OrgTree::default();
+    // (node id, path of names, ancestor ids nearest first including the node)
+    let mut queue: VecDeque<(String, String, Vec<String>)> = VecDeque::new();
+    for root in roots.roots() {
+        if let Some(id) = root.id() {
+            queue.push_back((
+                id.to_string(),
+                root.name().unwrap_or("Root").to_string(),
+                vec![id.to_string()],
+            ));
+        }
+    }
+    while let Some((parent, path, lineage)) = queue.pop_front() {
+        tree.nodes.insert(parent.clone());
+        let mut guard = PageGuard::new("ListOrganizationalUnitsForParent");
+        let mut token = None;
+        loop {
+            let page = client
+                .list_organizational_units_for_parent()
+                .parent_id(&parent)
+                .max_results(page_size)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))
+                .map_err(err("ListOrganizationalUnitsForParent"))?;
+            for ou in page.organizational_units() {
+                let Some(id) = ou.id() else { continue };
+                let mut child_lineage = vec![id.to_string()];
+                child_lineage.extend(lineage.iter().cloned());
+                queue.push_back((
+                    id.to_string(),
+                    format!("{path}/{}", ou.name().unwrap_or(id)),
+                    child_lineage,
+                ));
+            }
+            token = guard
+                .next(page.next_token().map(str::to_string))
+                .map_err(err("ListOrganizationalUnitsForParent"))?;
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut guard = PageGuard::new("ListAccountsForParent");
+        let mut token = None;
+        loop {
+            let page = client
+                .list_accounts_for_parent()
+                .parent_id(&parent)
+                .max_results(page_size)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))
+                .map_err(err("ListAccountsForParent"))?;
+            for account in page.accounts() {
+                let account = org_account(account)
+                    .ok_or_else(|| missing_id("ListAccountsForParent"))
+                    .map_err(err("ListAccountsForParent"))?;
+                tree.paths.insert(account.id.clone(), path.clone());
+                tree.ancestors.insert(account.id.clone(), lineage.clone());
+                tree.accounts.push(account);
+            }
+            token = guard
+                .next(page.next_token().map(str::to_string))
+                .map_err(err("ListAccountsForParent"))?;
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(tree)
+}
+
+/// The role ARN of an account: its override, or the global role.
+pub fn role_arn(
+    config: &Config,
+    account_id: &str,
+    role: Option<&RoleOverride>,
+) -> (String, Option<Secret>) {
+    let (name, path, external_id) = match role {
+        Some(RoleOverride::Arn(arn)) => return (arn.clone(), config.role.external_id.clone()),
+        Some(RoleOverride::Parts {
+            name,
+            path,
+            external_id,
+        }) => (
+            name.as_deref().unwrap_or(&config.role.name),
+            path.as_deref().unwrap_or(&config.role.path),
+            external_id
+                .clone()
+                .or_else(|| config.role.external_id.clone()),
+        ),
+        None => (
+            config.role.name.as_str(),
+            config.role.path.as_str(),
+            config.role.external_id.clone(),
+        ),
+    };
+    (
+        format!(
+            "arn:{}:iam::{account_id}:role{path}{name}",
+            config.partition
+        ),
+        external_id,
+    )
+}
+
+/// Chooses the targets from what Organizations listed and what the file lists.
+pub fn select(config: &Config, listing: &OrgListing) -> Result<Plan, PlanError> {
+    let org = &config.organization;
+    let tree = listing.tree.as_ref();
+    let mut skipped = Vec::new();
+    let mut chosen: BTreeMap<String, Target> = BTreeMap::new();
+
+    if org.enabled {
+        // Which OUs an account belongs to, for include/exclude.
+        let under = |account_id: &str, ous: &[String]| -> bool {
+            let Some(lineage) = tree.and_then(|t| t.ancestors.get(account_id)) else {
+                return false;
+            };
+            if org.recursive {
+                lineage.iter().any(|id| ous.contains(id))
+            } else {
+                lineage.first().is_some_and(|id| ous.contains(id))
+            }
+        };
+        if let Some(tree) = tree {
+            for (key, ous) in [
+                ("organization.include_ous", &org.include_ous),
+                ("organization.exclude_ous", &org.exclude_ous),
+            ] {
+                if let Some(missing) = ous.iter().find(|ou| !tree.nodes.contains(*ou)) {
+                    return Err(PlanError::Config(ConfigError {
+                        file: config
+                            .source
+                            .as_ref()
+                            .map_or_else(|| "<defaults>".into(), |p| p.display().to_string()),
+                        position: None,
+                        key: Some(key.into()),
+                        message: format!("{missing} is not an OU or root of this organization"),
+                    }));
+                }
+            }
+        }
+        let candidates: Vec<&OrgAccount> = if org.include_ous.is_empty() {
+            listing
+                .accounts
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .collect()
+        } else {
+            tree.map(|t| {
+                t.accounts
+                    .iter()
+                    .filter(|a| under(&a.id, &org.include_ous))
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let listed_in_file: HashSet<&str> = config.accounts.iter().map(|a| a.id.as_str()).collect();
+        let mut seen = HashSet::new();
+        for account in candidates {
+            if !seen.insert(account.id.as_str()) {
+                continue;
+            }
+            let skip = |reason: String| SkippedAccount {
+                account_id: account.id.clone(),
+                name: account.name.clone(),
+                reason,
+            };
+            if account.state.as_deref() != Some("ACTIVE") {
+                skipped.push(skip(format!(
+                    "state is {}",
+                    account.state.as_deref().unwrap_or("unknown")
+                )));
+                continue;
+            }
+            if config.exclude_accounts.contains(&account.id) {
+                skipped.push(skip("listed in exclude_accounts".into()));
+                continue;
+            }
+            if !org.exclude_ous.is_empty() && under(&account.id, &org.exclude_ous) {
+                skipped.push(skip("under an OU in organization.exclude_ous".into()));
+                continue;
+            }
+            if listing.management_account_id.as_deref() == Some(account.id.as_str())
+                && !org.include_management_account
+                && !listed_in_file.contains(account.id.as_str())
+            {
+                skipped.push(skip(
+                    "management account (set organization.include_management_account to scan it)"
+                        .into(),
+                ));
+                continue;
+            }
+            let (role_arn, external_id) = role_arn(config, &account.id, None);
+            chosen.insert(
+                account.id.clone(),
+                Target {
+                    account_id: account.id.clone(),
+                    name: account.name.clone(),
+                    email: account.email.clone(),
+                    state: account.state.clone(),
+                    ou_path: tree.and_then(|t| t.paths.get(&account.id)).cloned(),
+                    role_arn,
+                    external_id,
+                    source: "organization",
+                },
+            );
+        }
+    }
+
+    let skipped_ids: HashSet<String> = skipped.iter().map(|s| s.account_id.clone()).collect();
+    for account in &config.accounts {
+        if config.exclude_accounts.contains(&account.id) {
+            skipped.push(SkippedAccount {
+                account_id: account.id.clone(),
+                name: account.name.clone(),
+                reason: "listed in exclude_accounts".into(),
+            });
+            continue;
+        }
+        if skipped_ids.contains(&account.id) {
+            // The organization says it cannot be scanned (suspended, excluded OU).
+            continue;
+        }
+        let (role_arn, external_id) = role_arn(config, &account.id, account.role.as_ref());
+        match chosen.get_mut(&account.id) {
+            Some(target) => {
+                target.role_arn = role_arn;
+                target.external_id = external_id;
+                if account.name.is_some() {
+                    target.name = account.name.clone();
+                }
+                target.source = "organization+config";
+            }
+            None => {
+                let from_org = tree.and_then(|t| t.accounts.iter().find(|a| a.id == account.id));
+                chosen.insert(
+                    account.id.clone(),
+                    Target {
+                        account_id: account.id.clone(),
+                        name: account
+                            .name
+                            .clone()
+                            .or_else(|| from_org.and_then(|a| a.name.clone())),
+                        email: from_org.and_then(|a| a.email.clone()),
+                        state: from_org.and_then(|a| a.state.clone()),
+                        ou_path: tree.and_then(|t| t.paths.get(&account.id)).cloned(),
+                        role_arn,
+                        external_id,
+                        source: "config",
+                    },
+                );
+            }
+        }
+    }
+    skipped.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    Ok(Plan {
+        management_account_id: listing.management_account_id.clone(),
+        targets: chosen.into_values().collect(),
+        skipped,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    fn config(yaml: &str) -> Config {
+        parse(yaml, None, &|_| Some("ext-from-env".into())).unwrap()
+    }
+
+    fn account(id: &str, state: &str) -> OrgAccount {
+        OrgAccount {
+            id: id.into(),
+            name: Some(format!("name-{id}")),
+            email: None,
+            state: Some(state.into()),
+        }
+    }
+
+    /// root r-root ─ ou-root-aaaaaaaa (Prod) ─ ou-root-bbbbbbbb (Web)
+    ///             └ ou-root-cccccccc (Sandbox)
+    fn listing() -> OrgListing {
+        let accounts = vec![
+            account("000000000001", "ACTIVE"),    // management, at the root
+            account("111111111111", "ACTIVE"),    // Prod
+            account("222222222222", "ACTIVE"),    // Prod/Web
+            account("333333333333", "ACTIVE"),    // Sandbox
+            account("444444444444", "SUSPENDED"), // Sandbox
+        ];
+        let mut tree = OrgTree::default();
+        let place = |tree: &mut OrgTree, id: &str, path: &str, lineage: &[&str]| {
+            tree.paths.insert(id.into(), path.into());
+            tree.ancestors
+                .insert(id.into(), lineage.iter().map(|s| s.to_string()).collect());
+        };
+        place(&mut tree, "000000000001", "Root", &["r-root"]);
+        place(
+            &mut tree,
+            "111111111111",
+            "Root/Prod",
+            &["ou-root-aaaaaaaa", "r-root"],
+        );
+        place(
+            &mut tree,
+            "222222222222",
+            "Root/Prod/Web",
+            &["ou-root-bbbbbbbb", "ou-root-aaaaaaaa", "r-root"],
+        );
+        place(
+            &mut tree,
+            "333333333333",
+            "Root/Sandbox",
+            &["ou-root-cccccccc", "r-root"],
+        );
+        place(
+            &mut tree,
+            "444444444444",
+            "Root/Sandbox",
+            &["ou-root-cccccccc", "r-root"],
+        );
+        tree.accounts = accounts.clone();
+        tree.nodes = [
+            "r-root",
+            "ou-root-aaaaaaaa",
+            "ou-root-bbbbbbbb",
+            "ou-root-cccccccc",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        OrgListing {
+            management_account_id: Some("000000000001".into()),
+            accounts: Some(accounts),
+            tree: Some(tree),
+        }
+    }
+
+    fn ids(plan: &Plan) -> Vec<&str> {
+        plan.targets.iter().map(|t| t.account_id.as_str()).collect()
+    }
+
+    #[test]
+    fn whole_org_keeps_active_members_and_leaves_out_the_management_account() {
+        let plan = select(&config(""), &listing()).unwrap();
+        assert_eq!(ids(&plan), ["111111111111", "222222222222", "333333333333"]);
+        let reasons: Vec<(&str, &str)> = plan
+            .skipped
+            .iter()
+            .map(|s| (s.account_id.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(reasons.len(), 2);
+        assert!(reasons[0].0 == "000000000001" && reasons[0].1.starts_with("management account"));
+        assert_eq!(reasons[1], ("444444444444", "state is SUSPENDED"));
+        assert_eq!(
+            plan.targets[1].role_arn,
+            "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"
+        );
+        assert_eq!(plan.targets[1].ou_path.as_deref(), Some("Root/Prod/Web"));
+    }
+
+    #[test]
+    fn management_account_can_be_included() {
+        let plan = select(
+            &config("organization:\n  include_management_account: true\n"),
+            &listing(),
+        )
+        .unwrap();
+        assert_eq!(ids(&plan)[0], "000000000001");
+    }
+
+    #[test]
+    fn include_ous_recursive_and_not() {
+        let plan = select(
+            &config("organization:\n  include_ous: [ou-root-aaaaaaaa]\n"),
+            &listing(),
+        )
+        .unwrap();
+        assert_eq!(ids(&plan), ["111111111111", "222222222222"]);
+        let plan = select(
+            &config("organization:\n  include_ous: [ou-root-aaaaaaaa]\n  recursive: false\n"),
+            &listing(),
+        )
+        .unwrap();
+        assert_eq!(ids(&plan), ["111111111111"]);
+    }
+
+    #[test]
+    fn exclusions_by_ou_and_by_id() {
+        let plan = select(&config("organization:\n  exclude_ous: [ou-root-bbbbbbbb]\nexclude_accounts: [\"333333333333\"]\n"), &listing()).unwrap();
+        assert_eq!(ids(&plan), ["111111111111"]);
+    }
+
+    #[test]
+    fn unknown_ou_is_a_configuration_error() {
+        let err = select(
+            &config("organization:\n  include_ous: [ou-root-zzzzzzzz]\n"),
+            &listing(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PlanError::Config(_)), "{err}");
+        assert!(err.to_string().contains("ou-root-zzzzzzzz"), "{err}");
+    }
+
+    #[test]
+    fn static_accounts_merge_and_override_roles() {
+        let yaml = "accounts:\n  - id: \"111111111111\"\n    name: renamed\n    role: { name: Audit, path: /sec/ }\n  - id: \"999999999999\"\n    role_arn: arn:aws:iam::999999999999:role/Other\n";
+        let plan = select(&config(yaml), &listing()).unwrap();
+        assert_eq!(
+            ids(&plan),
+            [
+                "111111111111",
+                "222222222222",
+                "333333333333",
+                "999999999999"
+            ]
+        );
+        let first = &plan.targets[0];
+        assert_eq!(first.role_arn, "arn:aws:iam::111111111111:role/sec/Audit");
+        assert_eq!(first.name.as_deref(), Some("renamed"));
+        assert_eq!(first.source, "organization+config");
+        assert_eq!(
+            plan.targets[3].role_arn,
+            "arn:aws:iam::999999999999:role/Other"
+        );
+        assert_eq!(plan.targets[3].source, "config");
+    }
+
+    #[test]
+    fn static_only_mode_makes_no_org_targets() {
+        let yaml = "organization: { enabled: false }\naccounts:\n  - id: \"123456789012\"\nrole:\n  external_id_env: X\npartition: aws-cn\n";
+        let plan = select(&config(yaml), &OrgListing::default()).unwrap();
+        assert_eq!(ids(&plan), ["123456789012"]);
+        assert_eq!(
+            plan.targets[0].role_arn,
+            "arn:aws-cn:iam::123456789012:role/OrganizationAccountAccessRole"
+        );
+        assert_eq!(
+            plan.targets[0].external_id.as_ref().unwrap().expose(),
+            "ext-from-env"
+        );
+    }
+
+    #[test]
+    fn duplicates_from_the_listing_are_scanned_once() {
+        let mut listing = listing();
+        let mut accounts = listing.accounts.take().unwrap();
+        accounts.push(account("111111111111", "ACTIVE"));
+        listing.accounts = Some(accounts);
+        let plan = select(&config(""), &listing).unwrap();
+        assert_eq!(ids(&plan), ["111111111111", "222222222222", "333333333333"]);
+    }
+
+    #[test]
+    fn a_suspended_account_listed_in_the_file_stays_skipped() {
+        let plan = select(&config("accounts:\n  - id: \"444444444444\"\n"), &listing()).unwrap();
+        assert!(!ids(&plan).contains(&"444444444444"));
+    }
+}

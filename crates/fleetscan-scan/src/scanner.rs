@@ -1,0 +1,373 @@
+//! The scanner: accounts in a bounded `buffer_unordered` pool; inside each
+//! account, (region × collector) units with their own bound. Every unit ends
+//! with a recorded outcome; one failing unit or account never stops the others.
+//! Only a failing writer (the database) stops the scan.
+
+use std::time::Instant;
+
+use fleetscan_store::rows::{AccountRow, AccountStatus, Row, ScanUnitRow, UnitStatus};
+use fleetscan_store::{RowSink, StoreError};
+use futures::StreamExt;
+
+use crate::classify::AwsFailure;
+use crate::collectors::{CollectorSpec, Emitter, GLOBAL_REGION, Scope, UnitContext, UnitError};
+use crate::config::Config;
+use crate::planner::Target;
+use crate::regions;
+use crate::session::{AccountSession, BaseAws, RoleRequest};
+
+/// Name recorded in `scan_units.collector` for region discovery.
+pub const REGION_DISCOVERY: &str = "ec2_regions";
+
+/// Progress events, so the binary can draw bars or print log lines without the
+/// library knowing which.
+pub trait Reporter: Send + Sync {
+    fn scan_started(&self, _accounts: usize) {}
+    fn account_started(&self, _account_id: &str) {}
+    fn unit_finished(&self, _unit: &ScanUnitRow) {}
+    fn account_finished(&self, _account: &AccountRow) {}
+}
+
+/// A reporter that reports nothing.
+pub struct NoReporter;
+impl Reporter for NoReporter {}
+
+/// What the scan learned beyond the rows it wrote.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    /// (account id, AssumeRole calls made for it).
+    pub assume_calls: Vec<(String, u64)>,
+    pub deadline_reached: bool,
+}
+
+struct Scan<'a> {
+    config: &'a Config,
+    base: &'a BaseAws,
+    sink: RowSink,
+    reporter: &'a dyn Reporter,
+    session_name: String,
+    deadline: Option<tokio::time::Instant>,
+}
+
+/// Scans every target and writes accounts, units and resources to `sink`.
+pub async fn scan(
+    config: &Config,
+    base: &BaseAws,
+    targets: &[Target],
+    snapshot_id: i64,
+    sink: RowSink,
+    reporter: &dyn Reporter,
+) -> Result<ScanReport, StoreError> {
+    let scan = Scan {
+        config,
+        base,
+        sink,
+        reporter,
+        session_name: config.role.session_name_for(&snapshot_id.to_string()),
+        deadline: config
+            .timeouts
+            .scan
+            .map(|d| tokio::time::Instant::now() + d),
+    };
+    reporter.scan_started(targets.len());
+    let mut report = ScanReport::default();
+    let mut accounts = futures::stream::iter(targets)
+        .map(|target| scan.account(target))
+        .buffer_unordered(config.concurrency.accounts);
+    while let Some(result) = accounts.next().await {
+        let (account_id, assume_calls, deadline_reached) = result?;
+        report.assume_calls.push((account_id, assume_calls));
+        report.deadline_reached |= deadline_reached;
+    }
+    report.assume_calls.sort();
+    Ok(report)
+}
+
+/// Runs a future under the scan deadline, if there is one.
+async fn within<F: Future>(deadline: Option<tokio::time::Instant>, fut: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, fut).await.ok(),
+        None => Some(fut.await),
+    }
+}
+
+/// One unit to run.
+struct UnitPlan {
+    region: String,
+    collector: &'static CollectorSpec,
+}
+
+impl Scan<'_> {
+    async fn send(&self, row: Row) -> Result<(), StoreError> {
+        self.sink.send(vec![row]).await
+    }
+
+    fn account_row(
+        &self,
+        target: &Target,
+        status: AccountStatus,
+        error: Option<String>,
+    ) -> AccountRow {
+        AccountRow {
+            account_id: target.account_id.clone(),
+            name: target.name.clone(),
+            email: target.email.clone(),
+            state: target.state.clone(),
+            ou_path: target.ou_path.clone(),
+            role_arn: target.role_arn.clone(),
+            status,
+            error,
+        }
+    }
+
+    async fn finish_account(&self, row: AccountRow) -> Result<(), StoreError> {
+        self.reporter.account_finished(&row);
+        self.send(Row::Account(row)).await
+    }
+
+    async fn record_unit(&self, unit: ScanUnitRow) -> Result<bool, StoreError> {
+        self.reporter.unit_finished(&unit);
+        let ok = unit.status.is_success();
+        self.send(Row::Unit(unit)).await?;
+        Ok(ok)
+    }
+
+    /// Scans one account; returns (account id, AssumeRole calls, deadline reached).
+    async fn account(&self, target: &Target) -> Result<(String, u64, bool), StoreError> {
+        let account_id = target.account_id.clone();
+        self.reporter.account_started(&account_id);
+        let request = RoleRequest {
+            account_id: account_id.clone(),
+            role_arn: target.role_arn.clone(),
+            external_id: target.external_id.clone(),
+            session_name: self.session_name.clone(),
+            session_duration: self.config.role.session_duration,
+            refresh_buffer: self.config.role.refresh_buffer,
+        };
+        let session = match within(self.deadline, AccountSession::assume(self.base, &request)).await
+        {
+            None => {
+                let row = self.account_row(
+                    target,
+                    AccountStatus::Skipped,
+                    Some("the scan deadline was reached before this account was scanned".into()),
+                );
+                self.finish_account(row).await?;
+                return Ok((account_id, 0, true));
+            }
+            Some(Err(failure)) => {
+                tracing::warn!(account = %account_id, "{failure}");
+                let row = self.account_row(
+                    target,
+                    AccountStatus::AssumeFailed,
+                    Some(failure.to_string()),
+                );
+                self.finish_account(row).await?;
+                return Ok((account_id, 1, false));
+            }
+            Some(Ok(session)) => session,
+        };
+
+        let mut all_ok = true;
+        let mut deadline_reached = false;
+        let mut units: Vec<UnitPlan> = Vec::new();
+        let regional: Vec<&'static CollectorSpec> = self
+            .config
+            .collectors
+            .iter()
+            .copied()
+            .filter(|c| c.scope == Scope::Regional)
+            .collect();
+        if !regional.is_empty() {
+            let started = Instant::now();
+            let discovered = within(self.deadline, regions::enabled_regions(&session)).await;
+            let (enabled, failure) = match discovered {
+                None => (None, Some(deadline_failure())),
+                Some(Ok(enabled)) => (Some(enabled), None),
+                Some(Err(failure)) => (None, Some(failure)),
+            };
+            let choice = regions::choose(&self.config.regions, enabled.as_ref());
+            let discovery = match &failure {
+                None => unit_row(
+                    &account_id,
+                    GLOBAL_REGION,
+                    REGION_DISCOVERY,
+                    UnitStatus::Ok,
+                    None,
+                    enabled.as_ref().map_or(0, |e| e.len() as u64),
+                    1,
+                    started,
+                ),
+                Some(failure) => {
+                    let message = if self.config.regions.include.is_some() {
+                        format!(
+                            "{}; scanned the configured regions instead",
+                            failure.message
+                        )
+                    } else {
+                        format!(
+                            "{}; no regional collector could run (list regions in `regions.include` to fall back to them)",
+                            failure.message
+                        )
+                    };
+                    let failure = AwsFailure::new(failure.class, failure.code.clone(), message);
+                    unit_row(
+                        &account_id,
+                        GLOBAL_REGION,
+                        REGION_DISCOVERY,
+                        failure.class.unit_status(),
+                        Some(&failure),
+                        0,
+                        1,
+                        started,
+                    )
+                }
+            };
+            all_ok &= self.record_unit(discovery).await?;
+            for region in &choice.not_enabled {
+                for collector in &regional {
+                    let unit = ScanUnitRow {
+                        account_id: account_id.clone(),
+                        region: region.clone(),
+                        collector: collector.name.to_string(),
+                        status: UnitStatus::RegionDisabled,
+                        error_code: None,
+                        error_message: Some("the region is not enabled in this account".into()),
+                        resources: 0,
+                        api_calls: 0,
+                        duration_ms: 0,
+                    };
+                    all_ok &= self.record_unit(unit).await?;
+                }
+            }
+            for region in choice.scan {
+                for collector in &regional {
+                    units.push(UnitPlan {
+                        region: region.clone(),
+                        collector,
+                    });
+                }
+            }
+        }
+        for collector in self
+            .config
+            .collectors
+            .iter()
+            .filter(|c| c.scope == Scope::Global)
+        {
+            units.push(UnitPlan {
+                region: GLOBAL_REGION.to_string(),
+                collector,
+            });
+        }
+
+        let session = &session;
+        let mut running = futures::stream::iter(units)
+            .map(|plan| async move { self.unit(session, plan).await })
+            .buffer_unordered(self.config.concurrency.per_account);
+        while let Some(result) = running.next().await {
+            let (unit, hit_deadline) = result?;
+            deadline_reached |= hit_deadline;
+            all_ok &= self.record_unit(unit).await?;
+        }
+        drop(running);
+        let status = if all_ok {
+            AccountStatus::Ok
+        } else {
+            AccountStatus::Partial
+        };
+        let error = (!all_ok).then(|| "some units did not complete; see scan_units".to_string());
+        self.finish_account(self.account_row(target, status, error))
+            .await?;
+        Ok((account_id, session.assume_calls(), deadline_reached))
+    }
+
+    /// Runs one unit to its recorded outcome.
+    async fn unit(
+        &self,
+        session: &AccountSession,
+        plan: UnitPlan,
+    ) -> Result<(ScanUnitRow, bool), StoreError> {
+        let started = Instant::now();
+        let context = UnitContext::new(
+            session,
+            &plan.region,
+            self.config,
+            Emitter::new(self.sink.clone()),
+        );
+        let outcome = within(self.deadline, (plan.collector.collect)(&context)).await;
+        let (outcome, hit_deadline) = match outcome {
+            Some(result) => (result, false),
+            None => (Err(UnitError::Aws(deadline_failure())), true),
+        };
+        // Rows gathered before a failure are kept: the unit's status says they are incomplete.
+        match context.emitter.flush().await {
+            Ok(()) => {}
+            Err(UnitError::Sink(err)) => return Err(err),
+            Err(UnitError::Aws(_)) => {}
+        }
+        let failure = match outcome {
+            Ok(()) => context.take_degraded().map(|(worst, count)| {
+                AwsFailure::new(
+                    worst.class,
+                    worst.code,
+                    format!(
+                        "{count} call(s) failed, e.g. {}; see fetch_errors",
+                        worst.message
+                    ),
+                )
+            }),
+            Err(UnitError::Aws(failure)) => Some(failure),
+            Err(UnitError::Sink(err)) => return Err(err),
+        };
+        let status = failure
+            .as_ref()
+            .map_or(UnitStatus::Ok, |f| f.class.unit_status());
+        if let Some(failure) = &failure {
+            tracing::warn!(account = %session.account_id, region = %plan.region, collector = plan.collector.name, "{failure}");
+        }
+        let row = unit_row(
+            &session.account_id,
+            &plan.region,
+            plan.collector.name,
+            status,
+            failure.as_ref(),
+            context.emitter.resources(),
+            context.api_calls(),
+            started,
+        );
+        Ok((row, hit_deadline))
+    }
+}
+
+fn deadline_failure() -> AwsFailure {
+    AwsFailure::new(
+        crate::classify::ErrorClass::Error,
+        "ScanDeadline",
+        "the scan deadline (timeouts.scan) was reached",
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unit_row(
+    account_id: &str,
+    region: &str,
+    collector: &str,
+    status: UnitStatus,
+    failure: Option<&AwsFailure>,
+    resources: u64,
+    api_calls: u64,
+    started: Instant,
+) -> ScanUnitRow {
+    ScanUnitRow {
+        account_id: account_id.to_string(),
+        region: region.to_string(),
+        collector: collector.to_string(),
+        status,
+        error_code: failure.map(|f| f.code.clone()),
+        error_message: failure.map(|f| f.message.clone()),
+        resources,
+        api_calls,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}

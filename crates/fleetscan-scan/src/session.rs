@@ -1,0 +1,361 @@
+//! AWS sessions: the base configuration (the caller's own credentials chain,
+//! retry, timeouts, endpoint), and per account one auto-refreshing assumed-role
+//! session shared by every client of that account.
+//!
+//! Per account there is exactly one `AssumeRoleProvider`, wrapped in its own
+//! lazy identity cache. Every client of the account (EC2 in each region, S3 in
+//! each bucket region, S3 Control) is built from that one `SdkConfig`, so the
+//! role is assumed once and refreshed before expiry however long the scan
+//! runs — never once per client or per call.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_config::BehaviorVersion;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
+use aws_smithy_runtime::client::identity::IdentityCache;
+use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+
+use crate::classify::{AwsFailure, ErrorClass, class_of_code};
+use crate::config::Config;
+
+/// The caller's configuration: everything every account session starts from.
+#[derive(Clone, Debug)]
+pub struct BaseAws {
+    pub sdk: SdkConfig,
+    /// Set when an emulator stands in for AWS: S3 goes path-style.
+    pub endpoint_url: Option<String>,
+    pub home_region: String,
+}
+
+/// Loads the standard AWS credential chain and applies the configuration's
+/// retry, timeout and endpoint settings. Makes no AWS call.
+pub async fn load_base(config: &Config) -> BaseAws {
+    let region_chain = match &config.home_region {
+        Some(region) => RegionProviderChain::first_try(Region::new(region.clone())),
+        None => RegionProviderChain::default_provider().or_else(Region::from_static("us-east-1")),
+    };
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region_chain)
+        .retry_config(RetryConfig::standard().with_max_attempts(config.retry_max_attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(config.timeouts.connect)
+                .read_timeout(config.timeouts.attempt)
+                .operation_attempt_timeout(config.timeouts.attempt)
+                .operation_timeout(config.timeouts.operation)
+                .build(),
+        );
+    if let Some(url) = &config.endpoint_url {
+        loader = loader
+            .endpoint_url(url.clone())
+            .http_client(emulator_http_client(url));
+    }
+    let sdk = loader.load().await;
+    let home_region = sdk
+        .region()
+        .map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
+    BaseAws {
+        sdk,
+        endpoint_url: config.endpoint_url.clone(),
+        home_region,
+    }
+}
+
+/// S3 Control puts the account id in front of the endpoint's host
+/// (`123456789012.127.0.0.1`), which no resolver knows. Against an emulator,
+/// resolve any name under the endpoint's host to the endpoint itself.
+fn emulator_http_client(
+    endpoint_url: &str,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    let host = endpoint_url
+        .split_once("://")
+        .map_or(endpoint_url, |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_with_resolver(EndpointAliasResolver {
+            endpoint_host: Arc::new(host),
+        })
+}
+
+/// Resolves `<anything>.<endpoint host>` as `<endpoint host>`.
+#[derive(Debug, Clone)]
+struct EndpointAliasResolver {
+    endpoint_host: Arc<String>,
+}
+
+impl ResolveDns for EndpointAliasResolver {
+    fn resolve_dns<'a>(&'a self, name: &'a str) -> DnsFuture<'a> {
+        let target = if name.len() > self.endpoint_host.len()
+            && name.ends_with(&format!(".{}", self.endpoint_host))
+        {
+            self.endpoint_host.as_str()
+        } else {
+            name
+        };
+        if let Ok(ip) = target.parse::<IpAddr>() {
+            return DnsFuture::ready(Ok(vec![ip]));
+        }
+        let target = target.to_string();
+        DnsFuture::new(async move {
+            let addresses = tokio::net::lookup_host((target.as_str(), 0))
+                .await
+                .map_err(ResolveDnsError::new)?;
+            Ok(addresses.map(|a| a.ip()).collect())
+        })
+    }
+}
+
+/// Wraps the account's `AssumeRoleProvider` so that:
+/// - the role can be assumed once up front, to detect a denied role before any
+///   resource call, and that first set of credentials is then handed to the
+///   identity cache instead of assuming the role a second time;
+/// - credentials are refreshed halfway through their life when that is sooner
+///   than the cache's refresh buffer (short-lived sessions never thrash);
+/// - every AssumeRole is counted.
+#[derive(Debug)]
+struct AccountCredentials {
+    inner: AssumeRoleProvider,
+    primed: Mutex<Option<Credentials>>,
+    refresh_buffer: Duration,
+    assume_calls: Arc<AtomicU64>,
+}
+
+impl AccountCredentials {
+    async fn fetch(&self) -> provider::Result {
+        self.assume_calls.fetch_add(1, Ordering::Relaxed);
+        let mut credentials = self.inner.provide_credentials().await?;
+        if let Some(expiry) = credentials.expiry() {
+            // The cache refreshes at (expiry - buffer). Report an expiry such
+            // that this happens at the earlier of (true expiry - buffer) and
+            // the midpoint of the credentials' life.
+            let now = SystemTime::now();
+            if let Ok(lifetime) = expiry.duration_since(now) {
+                let midpoint_refresh = now + lifetime / 2 + self.refresh_buffer;
+                *credentials.expiry_mut() = Some(expiry.min(midpoint_refresh));
+            }
+        }
+        Ok(credentials)
+    }
+}
+
+impl ProvideCredentials for AccountCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let primed = self.primed.lock().ok().and_then(|mut slot| slot.take());
+            match primed {
+                Some(credentials) => Ok(credentials),
+                None => self.fetch().await,
+            }
+        })
+    }
+}
+
+/// Everything needed to assume the role of one account.
+#[derive(Debug, Clone)]
+pub struct RoleRequest {
+    pub account_id: String,
+    pub role_arn: String,
+    pub external_id: Option<crate::config::Secret>,
+    pub session_name: String,
+    pub session_duration: Duration,
+    pub refresh_buffer: Duration,
+}
+
+/// One account's session: the shared configuration and the clients built from it.
+#[derive(Debug)]
+pub struct AccountSession {
+    pub account_id: String,
+    pub home_region: String,
+    sdk: SdkConfig,
+    path_style: bool,
+    assume_calls: Arc<AtomicU64>,
+    retry_partition: String,
+    ec2_clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    s3_clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+}
+
+impl AccountSession {
+    /// Builds the session and assumes the role once, so a role that cannot be
+    /// assumed is known before any resource call.
+    pub async fn assume(
+        base: &BaseAws,
+        request: &RoleRequest,
+    ) -> Result<AccountSession, AwsFailure> {
+        let mut builder = AssumeRoleProvider::builder(request.role_arn.clone())
+            .session_name(request.session_name.clone())
+            .session_length(request.session_duration)
+            .configure(&base.sdk);
+        if let Some(external_id) = &request.external_id {
+            builder = builder.external_id(external_id.expose());
+        }
+        let assume_calls = Arc::new(AtomicU64::new(0));
+        let credentials = AccountCredentials {
+            inner: builder.build().await,
+            primed: Mutex::new(None),
+            refresh_buffer: request.refresh_buffer,
+            assume_calls: assume_calls.clone(),
+        };
+        let first = credentials
+            .fetch()
+            .await
+            .map_err(|err| assume_failure(&request.role_arn, &err))?;
+        if let Ok(mut slot) = credentials.primed.lock() {
+            *slot = Some(first);
+        }
+        let cache = IdentityCache::lazy()
+            .buffer_time(request.refresh_buffer)
+            .load_timeout(Duration::from_secs(60))
+            .build();
+        let sdk = base
+            .sdk
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .identity_cache(cache)
+            .build();
+        Ok(AccountSession {
+            account_id: request.account_id.clone(),
+            home_region: base.home_region.clone(),
+            sdk,
+            path_style: base.endpoint_url.is_some(),
+            assume_calls,
+            retry_partition: format!("fleetscan-{}", request.account_id),
+            ec2_clients: Mutex::new(HashMap::new()),
+            s3_clients: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// How many times the role was assumed for this account so far.
+    pub fn assume_calls(&self) -> u64 {
+        self.assume_calls.load(Ordering::Relaxed)
+    }
+
+    fn partition(&self, service: &str) -> aws_smithy_runtime::client::retries::RetryPartition {
+        aws_smithy_runtime::client::retries::RetryPartition::new(format!(
+            "{}-{service}",
+            self.retry_partition
+        ))
+    }
+
+    /// The EC2 client of one region (built once, then shared).
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let mut clients = self
+            .ec2_clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
+                    .region(Region::new(region.to_string()))
+                    .retry_partition(self.partition("ec2"))
+                    .build();
+                aws_sdk_ec2::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// The S3 client of one region (built once, then shared).
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let mut clients = self
+            .s3_clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
+                    .region(Region::new(region.to_string()))
+                    .force_path_style(self.path_style)
+                    .retry_partition(self.partition("s3"))
+                    .build();
+                aws_sdk_s3::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// The S3 Control client (account-level settings) in the home region.
+    pub fn s3control(&self) -> aws_sdk_s3control::Client {
+        let conf = aws_sdk_s3control::config::Builder::from(&self.sdk)
+            .retry_partition(self.partition("s3control"))
+            .build();
+        aws_sdk_s3control::Client::from_conf(conf)
+    }
+}
+
+/// Turns a failed AssumeRole into a classified failure, keeping the STS code
+/// (AccessDenied, RegionDisabledException, …) when there is one.
+fn assume_failure(
+    role_arn: &str,
+    err: &aws_credential_types::provider::error::CredentialsError,
+) -> AwsFailure {
+    let detail = DisplayErrorContext(err).to_string();
+    let code = [
+        "AccessDenied",
+        "RegionDisabledException",
+        "ExpiredToken",
+        "InvalidClientTokenId",
+        "MalformedPolicyDocument",
+    ]
+    .into_iter()
+    .find(|code| detail.contains(code))
+    .unwrap_or("AssumeRoleFailed");
+    let class = match class_of_code(code) {
+        ErrorClass::Denied => ErrorClass::Denied,
+        _ => ErrorClass::Error,
+    };
+    AwsFailure::new(
+        class,
+        code,
+        format!("could not assume {role_arn}: {detail}"),
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_under_the_endpoint_host_resolve_to_it() {
+        let resolver = EndpointAliasResolver {
+            endpoint_host: Arc::new("127.0.0.1".into()),
+        };
+        let ips = resolver
+            .resolve_dns("123456789012.127.0.0.1")
+            .await
+            .unwrap();
+        assert_eq!(ips, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        let ips = resolver.resolve_dns("127.0.0.1").await.unwrap();
+        assert_eq!(ips, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        let ips = resolver.resolve_dns("localhost").await.unwrap();
+        assert!(ips.iter().all(|ip| ip.is_loopback()), "{ips:?}");
+    }
+}
