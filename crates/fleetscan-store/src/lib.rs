@@ -10,6 +10,7 @@ pub mod rows;
 mod store;
 #[cfg(test)]
 mod testing;
+pub mod views;
 mod writer;
 
 pub use error::StoreError;
