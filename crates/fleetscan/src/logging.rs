@@ -19,9 +19,14 @@ pub fn init(global: &GlobalArgs) {
         1 => "fleetscan=debug,fleetscan_scan=debug,fleetscan_store=debug,info",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("FLEETSCAN_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let filter =
+        EnvFilter::try_from_env("FLEETSCAN_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| crate::commands::reporters::LogWriter)
+        .with_target(false);
     let _ = match global.log_format {
         LogFormat::Text => builder.with_ansi(ansi).try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -4,6 +4,7 @@
 mod commands;
 mod exit;
 mod logging;
+mod render;
 
 use std::process::ExitCode;
 
@@ -12,7 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::exit::ExitStatus;
 
 #[derive(Debug, Parser)]
-#[command(name = "fleetscan", version, about = "Inventory every account of an AWS organization into SQLite snapshots")]
+#[command(
+    name = "fleetscan",
+    version,
+    about = "Inventory every account of an AWS organization into SQLite snapshots"
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -54,7 +59,11 @@ fn main() -> ExitCode {
         Err(err) => {
             // clap prints help/version to stdout with success, usage errors to stderr.
             let _ = err.print();
-            return if err.use_stderr() { ExitStatus::Usage.into() } else { ExitStatus::Success.into() };
+            return if err.use_stderr() {
+                ExitStatus::Usage.into()
+            } else {
+                ExitStatus::Success.into()
+            };
         }
     };
     logging::init(&cli.global);

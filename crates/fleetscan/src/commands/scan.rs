@@ -1,0 +1,229 @@
+//! `fleetscan scan`: plan, scan every account, write one snapshot, print its
+//! summary. Exit 0 complete, 3 partial, 1 failed, 2 configuration error.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context as _, anyhow};
+use fleetscan_scan::{planner, scanner};
+use fleetscan_store::{SnapshotMeta, SnapshotStatus, SnapshotSummary, Store};
+use serde::Serialize;
+
+use super::ListFormat;
+use super::reporters::{ScanReporter, wants_bar};
+use crate::GlobalArgs;
+use crate::exit::ExitStatus;
+use crate::render::{Table, or_dash};
+
+/// Rows in flight between the scanner and the writer thread (batches of up to 256).
+const WRITER_CHANNEL: usize = 64;
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Configuration file (default: ./fleetscan.yaml if present, else built-in defaults).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Database file (default: the configuration's `database`, ./fleetscan.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Format of the summary printed at the end.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
+}
+
+#[derive(Serialize)]
+struct ScanOutput<'a> {
+    snapshot_id: i64,
+    #[serde(flatten)]
+    summary: &'a SnapshotSummary,
+    elapsed_seconds: f64,
+    skipped_accounts: &'a [planner::SkippedAccount],
+    assume_role_calls: u64,
+}
+
+pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    let config = super::load_config(args.config.as_deref())?;
+    let db_path = super::database_path(args.db.as_deref(), &config);
+    // The database is opened (and locked) before any AWS call: a second scan,
+    // an unreadable file or a file that is not SQLite stop here.
+    let mut store = Store::open_for_scan(&db_path)?;
+    let runtime = super::runtime()?;
+
+    let base = runtime.block_on(fleetscan_scan::session::load_base(&config));
+    let caller_arn = runtime
+        .block_on(fleetscan_scan::caller_arn(&base))
+        .map_err(|failure| {
+            anyhow!("the AWS credentials cannot be used (sts:GetCallerIdentity): {failure}")
+        })?;
+    tracing::info!(caller = %caller_arn, "planning");
+    let plan = match runtime.block_on(planner::plan(&config, &base)) {
+        Ok(plan) => plan,
+        Err(planner::PlanError::Config(err)) => return Err(err.into()),
+        Err(err) => return Err(err).context("could not list the organization's accounts"),
+    };
+    for skipped in &plan.skipped {
+        tracing::info!(account = %skipped.account_id, "not scanned: {}", skipped.reason);
+    }
+    if plan.targets.is_empty() {
+        return Err(anyhow!(
+            "the plan has no account to scan ({} left out; run `fleetscan plan` to see why)",
+            plan.skipped.len()
+        ));
+    }
+
+    let meta = SnapshotMeta {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        config_digest: config.digest.clone(),
+        caller_arn: Some(caller_arn),
+    };
+    let snapshot_id = store.begin_snapshot(&meta)?;
+    tracing::info!(snapshot = snapshot_id, accounts = plan.targets.len(), db = %db_path.display(), "scan started");
+    let (sink, writer) = store.spawn_writer(snapshot_id, WRITER_CHANNEL);
+    let reporter = ScanReporter::new(wants_bar(global.no_progress));
+
+    let outcome = runtime.block_on(async {
+        let scan = scanner::scan(&config, &base, &plan.targets, snapshot_id, sink, &reporter);
+        tokio::select! {
+            result = scan => Some(result),
+            () = shutdown_signal() => None,
+        }
+    });
+    reporter.finish();
+    // Every sender is gone now: the writer commits what it has and hands the connection back.
+    let joined = writer.join();
+
+    let report = match (outcome, joined) {
+        (Some(Ok(report)), Ok(joined)) => {
+            store = joined;
+            report
+        }
+        (None, joined) => {
+            if let Ok(mut store) = joined {
+                store.fail_snapshot(snapshot_id, "interrupted by a signal")?;
+            }
+            return Err(anyhow!(
+                "interrupted: snapshot {snapshot_id} is marked failed; earlier snapshots are untouched"
+            ));
+        }
+        (Some(result), joined) => {
+            // The writer failed (disk full, I/O error): the scan error and the
+            // writer's own error say the same; prefer the writer's, it has the cause.
+            let err = match joined {
+                Err(err) => anyhow::Error::from(err),
+                Ok(mut store) => {
+                    let _ = store.fail_snapshot(snapshot_id, "the scan stopped");
+                    match result {
+                        Err(err) => anyhow::Error::from(err),
+                        Ok(_) => anyhow!("the scan stopped"),
+                    }
+                }
+            };
+            return Err(err.context(format!(
+                "snapshot {snapshot_id} could not be written; earlier snapshots are untouched"
+            )));
+        }
+    };
+
+    let summary = store.finish_snapshot(snapshot_id)?;
+    let assume_role_calls = report.assume_calls.iter().map(|(_, n)| n).sum();
+    if report.deadline_reached {
+        tracing::warn!(
+            "the scan deadline (timeouts.scan) was reached; unfinished work is recorded as errors"
+        );
+    }
+    let output = ScanOutput {
+        snapshot_id,
+        summary: &summary,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        skipped_accounts: &plan.skipped,
+        assume_role_calls,
+    };
+    match args.format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&output)?),
+        ListFormat::Table => print!("{}", human_summary(&output, &db_path)),
+    }
+    Ok(match summary.status {
+        SnapshotStatus::Complete => ExitStatus::Success,
+        SnapshotStatus::Partial => ExitStatus::Partial,
+        _ => ExitStatus::Failure,
+    })
+}
+
+/// The one-screen summary.
+fn human_summary(output: &ScanOutput<'_>, db_path: &std::path::Path) -> String {
+    let summary = output.summary;
+    let mut text = format!(
+        "snapshot {} {} in {:.1}s ({})\naccounts: {} scanned, {} ok, {} not ok",
+        output.snapshot_id,
+        summary.status,
+        output.elapsed_seconds,
+        db_path.display(),
+        summary.accounts_total,
+        summary.accounts_ok,
+        summary.accounts_failed,
+    );
+    if !output.skipped_accounts.is_empty() {
+        text.push_str(&format!(
+            ", {} left out by the plan",
+            output.skipped_accounts.len()
+        ));
+    }
+    text.push('\n');
+    let mut resources = Table::new(["RESOURCE", "ROWS"]);
+    for (table, count) in &summary.resources {
+        resources.row([table.as_str(), &count.to_string()]);
+    }
+    text.push_str(&resources.render());
+    if !summary.failed_units.is_empty() {
+        text.push_str(&format!(
+            "\n{} unit(s) did not complete:\n",
+            summary.failed_units.len()
+        ));
+        let mut failed = Table::new(["ACCOUNT", "REGION", "COLLECTOR", "STATUS", "ERROR"]);
+        const SHOWN: usize = 20;
+        for unit in summary.failed_units.iter().take(SHOWN) {
+            let error = format!(
+                "{}: {}",
+                or_dash(unit.error_code.as_deref()),
+                or_dash(unit.error_message.as_deref())
+            );
+            let error: String = error.chars().take(120).collect();
+            failed.row([
+                unit.account_id.as_str(),
+                &unit.region,
+                &unit.collector,
+                unit.status.as_str(),
+                &error,
+            ]);
+        }
+        text.push_str(&failed.render());
+        if summary.failed_units.len() > SHOWN {
+            text.push_str(&format!("… and {} more (SELECT * FROM scan_units WHERE snapshot_id = {} AND status != 'ok')\n", summary.failed_units.len() - SHOWN, output.snapshot_id));
+        }
+    }
+    text
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
