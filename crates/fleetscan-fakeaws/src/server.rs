@@ -609,11 +609,11 @@ async fn serve(state: &State, parts: &hyper::http::request::Parts, body: &Bytes)
         state.stats.injected(Injected::Hung);
         return std::future::pending::<HttpResponse>().await;
     }
-    if let Some(credential) = &caller.credential {
-        if now_millis() >= credential.expires_at.saturating_mul(1000) {
-            state.stats.injected(Injected::ExpiredToken);
-            return error_response(protocol, &expired_error(protocol), &request_id);
-        }
+    if let Some(credential) = &caller.credential
+        && now_millis() >= credential.expires_at.saturating_mul(1000)
+    {
+        state.stats.injected(Injected::ExpiredToken);
+        return error_response(protocol, &expired_error(protocol), &request_id);
     }
     if let Some(errors) = faults.server_errors.as_ref().filter(|e| matches(&e.only)) {
         let roll = state.dice();
