@@ -42,6 +42,14 @@ fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
 
 fn assume_role(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
     let params = call.params;
+    // Every attempt into a fleet account counts, whatever its outcome.
+    let target_position = params
+        .get("RoleArn")
+        .and_then(|arn| arn.split(':').nth(4))
+        .and_then(|account_id| call.fleet.account_position(account_id));
+    if let Some(position) = target_position {
+        call.state.stats.assume_role(position as u32);
+    }
     let role_arn = params
         .get("RoleArn")
         .ok_or_else(|| validation("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"))?;
@@ -88,11 +96,7 @@ fn assume_role(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
             ),
         )
     };
-    let target = call.fleet.account_position(target_id);
-    if let Some(position) = target {
-        call.state.stats.assume_role(position as u32);
-    }
-    let Some(target) = target else {
+    let Some(target) = call.fleet.account_position(target_id) else {
         return Err(denied());
     };
     let spec = call.fleet.spec();
