@@ -6,6 +6,7 @@
 
 mod error;
 mod migrate;
+mod prune;
 pub mod rows;
 mod store;
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod writer;
 
 pub use error::StoreError;
 pub use migrate::latest_version as schema_version;
+pub use prune::PruneReport;
 pub use rows::*;
 pub use store::{RESOURCE_TABLES, SnapshotMeta, SnapshotStatus, SnapshotSummary, Store};
 pub use writer::{RowSink, WriterHandle};
