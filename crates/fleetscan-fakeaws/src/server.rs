@@ -76,7 +76,7 @@ pub(crate) struct IssuedCredential {
 pub(crate) struct State {
     pub(crate) fleet: Arc<Fleet>,
     faults: RwLock<Arc<Faults>>,
-    credentials: RwLock<Vec<IssuedCredential>>,
+    credentials: RwLock<Vec<Arc<IssuedCredential>>>,
     buckets: Mutex<TokenBuckets>,
     pub(crate) stats: Recorder,
     counter: AtomicU64,
@@ -118,7 +118,7 @@ impl State {
             Ok(credentials) => credentials,
             Err(poisoned) => poisoned.into_inner(),
         };
-        credentials.push(credential);
+        credentials.push(Arc::new(credential));
         format!("{ISSUED_KEY_PREFIX}{:012X}", credentials.len() - 1)
     }
 
@@ -127,7 +127,7 @@ impl State {
         self.credentials.read().map_or(0, |c| c.len())
     }
 
-    fn lookup(&self, access_key_id: &str) -> Option<Option<IssuedCredential>> {
+    fn lookup(&self, access_key_id: &str) -> Option<Option<Arc<IssuedCredential>>> {
         let Some(serial) = access_key_id.strip_prefix(ISSUED_KEY_PREFIX) else {
             // Not ours: the organization's management account.
             return Some(None);
@@ -151,7 +151,7 @@ impl State {
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub(crate) account: usize,
-    pub(crate) credential: Option<IssuedCredential>,
+    pub(crate) credential: Option<Arc<IssuedCredential>>,
 }
 
 /// Everything a service handler needs for one call.

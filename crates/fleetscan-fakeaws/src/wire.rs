@@ -160,6 +160,14 @@ fn hex_value(byte: u8) -> Option<u8> {
 /// written as character references so parsers keep them; other C0 controls
 /// cannot appear in XML 1.0 at all and are replaced by U+FFFD.
 pub(crate) fn push_xml_escaped(out: &mut String, text: &str) {
+    // Most values need no escaping: copy them whole.
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'') || b < 0x20)
+    {
+        out.push_str(text);
+        return;
+    }
     for ch in text.chars() {
         match ch {
             '&' => out.push_str("&amp;"),
