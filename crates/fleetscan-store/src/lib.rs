@@ -7,6 +7,7 @@
 mod error;
 mod migrate;
 mod prune;
+pub mod report;
 pub mod rows;
 mod store;
 #[cfg(test)]
