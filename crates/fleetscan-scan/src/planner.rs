@@ -3,9 +3,10 @@
 //! out and why. The selection logic is a pure function of the listing, so it
 //! is tested without AWS.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_organizations::Client as OrgClient;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::classify::{AwsFailure, classify};
@@ -180,9 +181,12 @@ async fn list_accounts(client: &OrgClient, page_size: i32) -> Result<Vec<OrgAcco
     }
 }
 
-/// Walks the OU tree from every root: child OUs with
-/// `ListOrganizationalUnitsForParent` (which also gives their names), accounts
-/// with `ListAccountsForParent`.
+/// OUs listed at once during the walk: Organizations' rate limits are low.
+const WALK_CONCURRENCY: usize = 4;
+
+/// Walks the OU tree from every root, one level at a time (the OUs of a level
+/// concurrently): child OUs with `ListOrganizationalUnitsForParent` (which also
+/// gives their names), accounts with `ListAccountsForParent`.
 async fn walk_tree(client: &OrgClient, page_size: i32) -> Result<OrgTree, PlanError> {
     let err = |operation: &'static str| {
         move |failure: AwsFailure| PlanError::Organizations { operation, failure }
@@ -195,76 +199,103 @@ async fn walk_tree(client: &OrgClient, page_size: i32) -> Result<OrgTree, PlanEr
         .map_err(err("ListRoots"))?;
     let mut tree = OrgTree::default();
     // (node id, path of names, ancestor ids nearest first including the node)
-    let mut queue: VecDeque<(String, String, Vec<String>)> = VecDeque::new();
-    for root in roots.roots() {
-        if let Some(id) = root.id() {
-            queue.push_back((
+    let mut level: Vec<(String, String, Vec<String>)> = roots
+        .roots()
+        .iter()
+        .filter_map(|root| {
+            let id = root.id()?;
+            Some((
                 id.to_string(),
                 root.name().unwrap_or("Root").to_string(),
                 vec![id.to_string()],
-            ));
-        }
-    }
-    while let Some((parent, path, lineage)) = queue.pop_front() {
-        tree.nodes.insert(parent.clone());
-        let mut guard = PageGuard::new("ListOrganizationalUnitsForParent");
-        let mut token = None;
-        loop {
-            let page = client
-                .list_organizational_units_for_parent()
-                .parent_id(&parent)
-                .max_results(page_size)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify(&e))
-                .map_err(err("ListOrganizationalUnitsForParent"))?;
-            for ou in page.organizational_units() {
-                let Some(id) = ou.id() else { continue };
-                let mut child_lineage = vec![id.to_string()];
+            ))
+        })
+        .collect();
+    while !level.is_empty() {
+        let children: Vec<_> = futures::stream::iter(&level)
+            .map(|(parent, _, _)| list_children(client, parent, page_size))
+            .buffered(WALK_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut next = Vec::new();
+        for ((parent, path, lineage), (ous, accounts)) in level.iter().zip(children) {
+            tree.nodes.insert(parent.clone());
+            for (id, name) in ous {
+                let mut child_lineage = vec![id.clone()];
                 child_lineage.extend(lineage.iter().cloned());
-                queue.push_back((
-                    id.to_string(),
-                    format!("{path}/{}", ou.name().unwrap_or(id)),
-                    child_lineage,
-                ));
+                next.push((id, format!("{path}/{name}"), child_lineage));
             }
-            token = guard
-                .next(page.next_token().map(str::to_string))
-                .map_err(err("ListOrganizationalUnitsForParent"))?;
-            if token.is_none() {
-                break;
-            }
-        }
-        let mut guard = PageGuard::new("ListAccountsForParent");
-        let mut token = None;
-        loop {
-            let page = client
-                .list_accounts_for_parent()
-                .parent_id(&parent)
-                .max_results(page_size)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify(&e))
-                .map_err(err("ListAccountsForParent"))?;
-            for account in page.accounts() {
-                let account = org_account(account)
-                    .ok_or_else(|| missing_id("ListAccountsForParent"))
-                    .map_err(err("ListAccountsForParent"))?;
+            for account in accounts {
                 tree.paths.insert(account.id.clone(), path.clone());
                 tree.ancestors.insert(account.id.clone(), lineage.clone());
                 tree.accounts.push(account);
             }
-            token = guard
-                .next(page.next_token().map(str::to_string))
-                .map_err(err("ListAccountsForParent"))?;
-            if token.is_none() {
-                break;
-            }
         }
+        level = next;
     }
     Ok(tree)
+}
+
+/// The child OUs (id, name) and the accounts directly under one parent.
+async fn list_children(
+    client: &OrgClient,
+    parent: &str,
+    page_size: i32,
+) -> Result<(Vec<(String, String)>, Vec<OrgAccount>), PlanError> {
+    let err = |operation: &'static str| {
+        move |failure: AwsFailure| PlanError::Organizations { operation, failure }
+    };
+    let mut ous = Vec::new();
+    let mut guard = PageGuard::new("ListOrganizationalUnitsForParent");
+    let mut token = None;
+    loop {
+        let page = client
+            .list_organizational_units_for_parent()
+            .parent_id(parent)
+            .max_results(page_size)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))
+            .map_err(err("ListOrganizationalUnitsForParent"))?;
+        for ou in page.organizational_units() {
+            let Some(id) = ou.id() else { continue };
+            ous.push((id.to_string(), ou.name().unwrap_or(id).to_string()));
+        }
+        token = guard
+            .next(page.next_token().map(str::to_string))
+            .map_err(err("ListOrganizationalUnitsForParent"))?;
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut accounts = Vec::new();
+    let mut guard = PageGuard::new("ListAccountsForParent");
+    let mut token = None;
+    loop {
+        let page = client
+            .list_accounts_for_parent()
+            .parent_id(parent)
+            .max_results(page_size)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))
+            .map_err(err("ListAccountsForParent"))?;
+        for account in page.accounts() {
+            accounts.push(
+                org_account(account)
+                    .ok_or_else(|| missing_id("ListAccountsForParent"))
+                    .map_err(err("ListAccountsForParent"))?,
+            );
+        }
+        token = guard
+            .next(page.next_token().map(str::to_string))
+            .map_err(err("ListAccountsForParent"))?;
+        if token.is_none() {
+            return Ok((ous, accounts));
+        }
+    }
 }
 
 /// The role ARN of an account: its override, or the global role.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use fleetscan_store::rows::{AccountRow, AccountStatus, Row, ScanUnitRow, UnitStatus};
 use fleetscan_store::{RowSink, StoreError};
 use futures::StreamExt;
+use tokio::sync::Semaphore;
 
 use crate::classify::AwsFailure;
 use crate::collectors::{CollectorSpec, Emitter, GLOBAL_REGION, Scope, UnitContext, UnitError};
@@ -168,109 +169,27 @@ impl Scan<'_> {
             Some(Ok(session)) => session,
         };
 
-        let mut all_ok = true;
-        let mut deadline_reached = false;
-        let mut units: Vec<UnitPlan> = Vec::new();
-        let regional: Vec<&'static CollectorSpec> = self
-            .config
-            .collectors
-            .iter()
-            .copied()
-            .filter(|c| c.scope == Scope::Regional)
-            .collect();
-        if !regional.is_empty() {
-            let started = Instant::now();
-            let discovered = within(self.deadline, regions::enabled_regions(&session)).await;
-            let (enabled, failure) = match discovered {
-                None => (None, Some(deadline_failure())),
-                Some(Ok(enabled)) => (Some(enabled), None),
-                Some(Err(failure)) => (None, Some(failure)),
-            };
-            let choice = regions::choose(&self.config.regions, enabled.as_ref());
-            let discovery = match &failure {
-                None => unit_row(
-                    &account_id,
-                    GLOBAL_REGION,
-                    REGION_DISCOVERY,
-                    UnitStatus::Ok,
-                    None,
-                    enabled.as_ref().map_or(0, |e| e.len() as u64),
-                    1,
-                    started,
-                ),
-                Some(failure) => {
-                    let message = if self.config.regions.include.is_some() {
-                        format!(
-                            "{}; scanned the configured regions instead",
-                            failure.message
-                        )
-                    } else {
-                        format!(
-                            "{}; no regional collector could run (list regions in `regions.include` to fall back to them)",
-                            failure.message
-                        )
-                    };
-                    let failure = AwsFailure::new(failure.class, failure.code.clone(), message);
-                    unit_row(
-                        &account_id,
-                        GLOBAL_REGION,
-                        REGION_DISCOVERY,
-                        failure.class.unit_status(),
-                        Some(&failure),
-                        0,
-                        1,
-                        started,
-                    )
-                }
-            };
-            all_ok &= self.record_unit(discovery).await?;
-            for region in &choice.not_enabled {
-                for collector in &regional {
-                    let unit = ScanUnitRow {
-                        account_id: account_id.clone(),
-                        region: region.clone(),
-                        collector: collector.name.to_string(),
-                        status: UnitStatus::RegionDisabled,
-                        error_code: None,
-                        error_message: Some("the region is not enabled in this account".into()),
-                        resources: 0,
-                        api_calls: 0,
-                        duration_ms: 0,
-                    };
-                    all_ok &= self.record_unit(unit).await?;
-                }
-            }
-            for region in choice.scan {
-                for collector in &regional {
-                    units.push(UnitPlan {
-                        region: region.clone(),
-                        collector,
-                    });
-                }
-            }
-        }
-        for collector in self
+        // Global units (S3) do not depend on the region list: they start at
+        // once, beside region discovery and the regional units that follow
+        // it. One semaphore keeps the account within `per_account` units.
+        let permits = Semaphore::new(self.config.concurrency.per_account);
+        let global: Vec<UnitPlan> = self
             .config
             .collectors
             .iter()
             .filter(|c| c.scope == Scope::Global)
-        {
-            units.push(UnitPlan {
+            .map(|collector| UnitPlan {
                 region: GLOBAL_REGION.to_string(),
                 collector,
-            });
-        }
-
-        let session = &session;
-        let mut running = futures::stream::iter(units)
-            .map(|plan| async move { self.unit(session, plan).await })
-            .buffer_unordered(self.config.concurrency.per_account);
-        while let Some(result) = running.next().await {
-            let (unit, hit_deadline) = result?;
-            deadline_reached |= hit_deadline;
-            all_ok &= self.record_unit(unit).await?;
-        }
-        drop(running);
+            })
+            .collect();
+        let (global, regional) = futures::join!(
+            self.run_units(&session, global, &permits),
+            self.regional(&session, &permits)
+        );
+        let (global_ok, global_deadline) = global?;
+        let (regional_ok, regional_deadline) = regional?;
+        let all_ok = global_ok && regional_ok;
         let status = if all_ok {
             AccountStatus::Ok
         } else {
@@ -279,7 +198,135 @@ impl Scan<'_> {
         let error = (!all_ok).then(|| "some units did not complete; see scan_units".to_string());
         self.finish_account(self.account_row(target, status, error))
             .await?;
-        Ok((account_id, session.assume_calls(), deadline_reached))
+        Ok((
+            account_id,
+            session.assume_calls(),
+            global_deadline || regional_deadline,
+        ))
+    }
+
+    /// Discovers the account's regions, records the discovery and the
+    /// selected regions that are not enabled, then runs the regional units.
+    /// Returns (every unit succeeded, deadline reached).
+    async fn regional(
+        &self,
+        session: &AccountSession,
+        permits: &Semaphore,
+    ) -> Result<(bool, bool), StoreError> {
+        let regional: Vec<&'static CollectorSpec> = self
+            .config
+            .collectors
+            .iter()
+            .copied()
+            .filter(|c| c.scope == Scope::Regional)
+            .collect();
+        if regional.is_empty() {
+            return Ok((true, false));
+        }
+        let account_id = &session.account_id;
+        let started = Instant::now();
+        let discovered = {
+            let _permit = permits.acquire().await;
+            within(self.deadline, regions::enabled_regions(session)).await
+        };
+        let (enabled, failure) = match discovered {
+            None => (None, Some(deadline_failure())),
+            Some(Ok(enabled)) => (Some(enabled), None),
+            Some(Err(failure)) => (None, Some(failure)),
+        };
+        let choice = regions::choose(&self.config.regions, enabled.as_ref());
+        let discovery = match &failure {
+            None => unit_row(
+                account_id,
+                GLOBAL_REGION,
+                REGION_DISCOVERY,
+                UnitStatus::Ok,
+                None,
+                enabled.as_ref().map_or(0, |e| e.len() as u64),
+                1,
+                started,
+            ),
+            Some(failure) => {
+                let message = if self.config.regions.include.is_some() {
+                    format!(
+                        "{}; scanned the configured regions instead",
+                        failure.message
+                    )
+                } else {
+                    format!(
+                        "{}; no regional collector could run (list regions in `regions.include` to fall back to them)",
+                        failure.message
+                    )
+                };
+                let failure = AwsFailure::new(failure.class, failure.code.clone(), message);
+                unit_row(
+                    account_id,
+                    GLOBAL_REGION,
+                    REGION_DISCOVERY,
+                    failure.class.unit_status(),
+                    Some(&failure),
+                    0,
+                    1,
+                    started,
+                )
+            }
+        };
+        let mut all_ok = self.record_unit(discovery).await?;
+        for region in &choice.not_enabled {
+            for collector in &regional {
+                let unit = ScanUnitRow {
+                    account_id: account_id.clone(),
+                    region: region.clone(),
+                    collector: collector.name.to_string(),
+                    status: UnitStatus::RegionDisabled,
+                    error_code: None,
+                    error_message: Some("the region is not enabled in this account".into()),
+                    resources: 0,
+                    api_calls: 0,
+                    duration_ms: 0,
+                };
+                all_ok &= self.record_unit(unit).await?;
+            }
+        }
+        let units = choice
+            .scan
+            .iter()
+            .flat_map(|region| {
+                regional.iter().map(move |collector| UnitPlan {
+                    region: region.clone(),
+                    collector,
+                })
+            })
+            .collect();
+        let (units_ok, deadline_reached) = self.run_units(session, units, permits).await?;
+        Ok((
+            all_ok && units_ok,
+            deadline_reached || failure.as_ref().is_some_and(|f| f.code == "ScanDeadline"),
+        ))
+    }
+
+    /// Runs units (each holding one of the account's permits) and records
+    /// each as it ends. Returns (every unit succeeded, deadline reached).
+    async fn run_units(
+        &self,
+        session: &AccountSession,
+        units: Vec<UnitPlan>,
+        permits: &Semaphore,
+    ) -> Result<(bool, bool), StoreError> {
+        let mut all_ok = true;
+        let mut deadline_reached = false;
+        let mut running = futures::stream::iter(units)
+            .map(|plan| async move {
+                let _permit = permits.acquire().await;
+                self.unit(session, plan).await
+            })
+            .buffer_unordered(self.config.concurrency.per_account);
+        while let Some(result) = running.next().await {
+            let (unit, hit_deadline) = result?;
+            deadline_reached |= hit_deadline;
+            all_ok &= self.record_unit(unit).await?;
+        }
+        Ok((all_ok, deadline_reached))
     }
 
     /// Runs one unit to its recorded outcome.
