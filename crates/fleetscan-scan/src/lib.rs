@@ -2,6 +2,7 @@
 //! region discovery, collectors and the scanner. No terminal, no SQLite: rows
 //! go to the store's writer through a channel, progress to a [`scanner::Reporter`].
 
+pub mod check;
 pub mod classify;
 pub mod collectors;
 pub mod config;
