@@ -53,6 +53,21 @@ pub enum StoreError {
     #[error("database {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 
+    #[error(
+        "snapshot {id} is {status} in {path}; only complete or partial snapshots can be compared"
+    )]
+    UnusableSnapshot {
+        path: PathBuf,
+        id: i64,
+        status: String,
+    },
+
+    #[error("cannot write the diff: {source}")]
+    Output {
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("snapshot {id} does not exist in {path}")]
     UnknownSnapshot { path: PathBuf, id: i64 },
 

@@ -4,6 +4,7 @@
 //! Nothing here knows about AWS or an async runtime: the scanner hands typed
 //! [`rows::Row`]s to a [`RowSink`], one thread writes them.
 
+pub mod diff;
 mod error;
 mod migrate;
 mod prune;
