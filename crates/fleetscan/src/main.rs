@@ -4,6 +4,7 @@
 mod commands;
 mod exit;
 mod logging;
+mod outputs;
 mod render;
 
 use std::process::ExitCode;
@@ -51,6 +52,14 @@ enum Command {
     Diff(commands::diff::DiffArgs),
     /// Delete all but the newest usable snapshots and reclaim space.
     Prune(commands::prune::PruneArgs),
+    /// Preflight: assume the role in every planned account and try each permission a scan needs.
+    Check(commands::check::CheckArgs),
+    /// Print a shell completion script.
+    #[command(hide = true)]
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the manual page (or write one page per command with --out-dir).
+    #[command(hide = true)]
+    Man(commands::man::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,12 +82,19 @@ fn main() -> ExitCode {
         Command::Snapshots(args) => commands::snapshots::run(args, &cli.global),
         Command::Diff(args) => commands::diff::run(args, &cli.global),
         Command::Prune(args) => commands::prune::run(args, &cli.global),
+        Command::Check(args) => commands::check::run(args, &cli.global),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::man::run(args),
     };
     match result {
         Ok(status) => status.into(),
         Err(err) => {
             let status = exit::classify(&err);
-            eprintln!("error: {err:#}");
+            // Under --log-format json the last word is a JSON line like every other.
+            match cli.global.log_format {
+                logging::LogFormat::Json => tracing::error!("{err:#}"),
+                logging::LogFormat::Text => eprintln!("error: {err:#}"),
+            }
             status.into()
         }
     }

@@ -1,6 +1,9 @@
 //! One file per command, each returning the exit status it wants.
 
+pub mod check;
+pub mod completions;
 pub mod diff;
+pub mod man;
 pub mod plan;
 pub mod prune;
 pub mod reporters;

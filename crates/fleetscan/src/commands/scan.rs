@@ -29,6 +29,8 @@ pub struct ScanArgs {
     /// Format of the summary printed at the end.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
+    #[command(flatten)]
+    pub outputs: crate::outputs::OutputArgs,
 }
 
 #[derive(Serialize)]
@@ -42,9 +44,24 @@ struct ScanOutput<'a> {
 }
 
 pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let started_at = std::time::SystemTime::now();
     let started = Instant::now();
+    let outputs = args.outputs.clone();
+    let mut record = crate::outputs::RunRecord::default();
+    let result = scan(args, global, started, &mut record);
+    crate::outputs::write(&outputs, started_at, started.elapsed(), &record, &result)?;
+    result
+}
+
+fn scan(
+    args: ScanArgs,
+    global: &GlobalArgs,
+    started: Instant,
+    record: &mut crate::outputs::RunRecord,
+) -> anyhow::Result<ExitStatus> {
     let config = super::load_config(args.config.as_deref())?;
     let db_path = super::database_path(args.db.as_deref(), &config);
+    record.database = Some(db_path.clone());
     // The database is opened (and locked) before any AWS call: a second scan,
     // an unreadable file or a file that is not SQLite stop here.
     let mut store = Store::open_for_scan(&db_path)?;
@@ -78,6 +95,8 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
         caller_arn: Some(caller_arn),
     };
     let snapshot_id = store.begin_snapshot(&meta)?;
+    record.snapshot_id = Some(snapshot_id);
+    record.left_out_by_plan = plan.skipped.len();
     tracing::info!(snapshot = snapshot_id, accounts = plan.targets.len(), db = %db_path.display(), "scan started");
     let (sink, writer) = store.spawn_writer(snapshot_id, WRITER_CHANNEL);
     let reporter = ScanReporter::new(wants_bar(global.no_progress));
@@ -126,6 +145,7 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
     };
 
     let summary = store.finish_snapshot(snapshot_id)?;
+    record.summary = Some(summary.clone());
     let assume_role_calls = report.assume_calls.iter().map(|(_, n)| n).sum();
     if report.deadline_reached {
         tracing::warn!(
