@@ -166,6 +166,10 @@ pub(crate) fn acquire_lock(path: &Path) -> Result<File, StoreError> {
 
 /// Whether another process (or another handle in this one) holds the lock.
 fn lock_is_held_elsewhere(path: &Path) -> bool {
+    // No lock file: no scan ever ran here, and readers do not create one.
+    if !lock_path(path).exists() {
+        return false;
+    }
     match acquire_lock(path) {
         Ok(file) => {
             drop(file); // closing releases it
@@ -331,7 +335,7 @@ impl Store {
                 path: self.path.clone(),
                 id: snapshot_id,
             })?;
-        let running_is_alive = self.running_is_alive();
+        let running_is_alive = raw.status == "running" && self.running_is_alive();
         self.summarize(raw, running_is_alive)
     }
 
