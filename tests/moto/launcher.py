@@ -294,10 +294,11 @@ class FleetscanMiddleware:
         if action:
             return f"{service}:{action}"
         method = environ.get("REQUEST_METHOD", "GET")
+        # S3 Control is signed as service `s3` too; its paths carry the API version.
+        if service in ("s3", "s3-control", "s3control") and path.startswith("/v20180820/"):
+            return f"s3control:{s3control_operation(method, path)}"
         if service == "s3":
             return f"s3:{s3_operation(method, path, query)}"
-        if service == "s3-control" or service == "s3control":
-            return f"s3control:{s3control_operation(method, path)}"
         return f"{service}:{method} {path}"
 
     def private(self, environ, start_response, path):
