@@ -202,12 +202,11 @@ fn a_second_scan_on_the_same_database_exits_1_while_the_first_runs() {
         .spawn(["scan", "--config", config, "--no-progress"]);
     // The database is opened and locked before the first AWS call.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while world
+    while !world
         .fake
         .stats()
         .by_operation
-        .get(&Operation::GetCallerIdentity)
-        .is_none()
+        .contains_key(&Operation::GetCallerIdentity)
     {
         assert!(Instant::now() < deadline, "the first scan never called AWS");
         std::thread::sleep(Duration::from_millis(20));

@@ -404,7 +404,7 @@ async fn probe_bucket(
     region: &str,
 ) -> Result<(), AwsFailure> {
     let client = session.s3(region);
-    let answer = match permission {
+    match permission {
         "s3:GetBucketLocation" => session
             .s3(&session.home_region)
             .get_bucket_location()
@@ -470,8 +470,7 @@ async fn probe_bucket(
             .map(drop)
             .map_err(|e| classify(&e)),
         other => Err(no_probe(other)),
-    };
-    answer
+    }
 }
 
 fn no_probe(permission: &str) -> AwsFailure {

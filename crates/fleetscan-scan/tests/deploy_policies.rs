@@ -144,3 +144,18 @@ fn the_scanner_may_assume_only_the_member_role() {
     }
     assert_eq!(assume_statements, 1);
 }
+
+#[test]
+fn the_terraform_module_grants_the_scanner_the_same_actions() {
+    const TERRAFORM: &str = include_str!("../../../deploy/terraform/main.tf");
+    let quoted: BTreeSet<String> = TERRAFORM
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.starts_with("organizations:") || s.starts_with("sts:"))
+        .map(str::to_string)
+        .collect();
+    let scanner: Value = serde_json::from_str(SCANNER_POLICY).unwrap();
+    assert_eq!(quoted, allowed_actions(&scanner));
+    assert!(TERRAFORM.contains("file(\"${path.module}/../member-role.cfn.yaml\")"));
+}
