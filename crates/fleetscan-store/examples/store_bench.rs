@@ -34,7 +34,7 @@ fn instance(index: usize, generation: usize) -> Ec2InstanceRow {
     let region = REGIONS[(index / ACCOUNTS) % REGIONS.len()];
     // One instance in a hundred changes between generations: a new type, and
     // one in a thousand gains a public IP.
-    let changed = generation == 1 && index % 100 == 0;
+    let changed = generation == 1 && index.is_multiple_of(100);
     let mut tags = BTreeMap::new();
     tags.insert("Name".to_string(), format!("web-{index}"));
     tags.insert(
@@ -67,7 +67,7 @@ fn instance(index: usize, generation: usize) -> Ec2InstanceRow {
             (index >> 8) & 255,
             index & 255
         )),
-        public_ip: (generation == 1 && index % 1000 == 0).then(|| "203.0.113.10".to_string()),
+        public_ip: (generation == 1 && index.is_multiple_of(1000)).then(|| "203.0.113.10".to_string()),
         iam_instance_profile_arn: None,
         key_name: Some("ops".into()),
         platform: None,
