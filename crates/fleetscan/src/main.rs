@@ -52,6 +52,8 @@ enum Command {
     Diff(commands::diff::DiffArgs),
     /// Delete all but the newest usable snapshots and reclaim space.
     Prune(commands::prune::PruneArgs),
+    /// Write a self-contained HTML report of a snapshot (coverage, findings, changes, trend).
+    Report(commands::report::ReportArgs),
     /// Preflight: assume the role in every planned account and try each permission a scan needs.
     Check(commands::check::CheckArgs),
     /// Print a shell completion script.
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
         Command::Snapshots(args) => commands::snapshots::run(args, &cli.global),
         Command::Diff(args) => commands::diff::run(args, &cli.global),
         Command::Prune(args) => commands::prune::run(args, &cli.global),
+        Command::Report(args) => commands::report::run(args, &cli.global),
         Command::Check(args) => commands::check::run(args, &cli.global),
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),

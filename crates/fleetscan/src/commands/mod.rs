@@ -6,6 +6,7 @@ pub mod diff;
 pub mod man;
 pub mod plan;
 pub mod prune;
+pub mod report;
 pub mod reporters;
 pub mod scan;
 pub mod snapshots;
