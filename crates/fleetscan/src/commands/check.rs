@@ -23,7 +23,7 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
-    /// Show only the permissions that are not ok (table format).
+    /// Show only the permissions that are denied or failed (table format).
     #[arg(long)]
     pub problems: bool,
 }
@@ -120,7 +120,7 @@ fn render_table(report: &CheckReport, summary: &Summary, problems_only: bool) ->
     let mut table = Table::new(["ACCOUNT", "NAME", "PERMISSION", "RESULT", "DETAIL"]);
     for account in &report.accounts {
         for result in &account.results {
-            if problems_only && result.result == Outcome::Ok {
+            if problems_only && !result.result.is_problem() {
                 continue;
             }
             let detail = match (&result.error_code, &result.detail) {
@@ -128,7 +128,7 @@ fn render_table(report: &CheckReport, summary: &Summary, problems_only: bool) ->
                 (Some(code), None) => code.clone(),
                 (None, detail) => or_dash(detail.as_deref()).to_string(),
             };
-            let detail: String = detail.chars().take(160).collect();
+            let detail = shorten(&detail, 160);
             table.row([
                 account.account_id.as_str(),
                 or_dash(account.name.as_deref()),
@@ -140,6 +140,12 @@ fn render_table(report: &CheckReport, summary: &Summary, problems_only: bool) ->
     }
     let mut text = table.render();
     text.push('\n');
+    let denied_permissions = report
+        .accounts
+        .iter()
+        .flat_map(|a| a.results.iter())
+        .filter(|r| r.permission != check::ASSUME_ROLE && r.result == Outcome::Denied)
+        .count();
     if report.all_ok() {
         text.push_str(&format!(
             "all {} account(s) have every permission fleetscan needs",
@@ -147,11 +153,11 @@ fn render_table(report: &CheckReport, summary: &Summary, problems_only: bool) ->
         ));
     } else {
         text.push_str(&format!(
-            "{} of {} account(s) are missing something: {} role(s) not assumable, {} permission(s) denied, {} error(s)",
+            "{} of {} account(s) are missing something: {} role(s) could not be assumed, {} other permission(s) denied, {} error(s)",
             summary.accounts - summary.accounts_ok,
             summary.accounts,
             summary.assume_role_failed,
-            summary.denied,
+            denied_permissions,
             summary.errors,
         ));
     }
@@ -160,4 +166,14 @@ fn render_table(report: &CheckReport, summary: &Summary, problems_only: bool) ->
     }
     text.push('\n');
     text
+}
+
+/// At most `limit` characters, with an ellipsis when cut (the JSON has it all).
+fn shorten(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(limit - 1).collect();
+    short.push('…');
+    short
 }
