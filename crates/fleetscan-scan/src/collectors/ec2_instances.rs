@@ -27,6 +27,9 @@ async fn collect(unit: &UnitContext<'_>) -> Result<(), UnitError> {
             .send()
             .await
             .map_err(|e| classify(&e))?;
+        // Checked before the page's items are emitted: a repeated token
+        // means this page repeats an earlier one, whose rows are stored.
+        token = guard.next(page.next_token().map(str::to_string))?;
         for reservation in page.reservations() {
             for instance in reservation.instances() {
                 let instance_id = required(instance.instance_id(), "instance")?;
@@ -75,7 +78,6 @@ async fn collect(unit: &UnitContext<'_>) -> Result<(), UnitError> {
                 unit.emitter.emit(Row::Ec2Instance(row)).await?;
             }
         }
-        token = guard.next(page.next_token().map(str::to_string))?;
         if token.is_none() {
             return Ok(());
         }

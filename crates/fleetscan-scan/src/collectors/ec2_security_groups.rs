@@ -30,6 +30,9 @@ async fn collect(unit: &UnitContext<'_>) -> Result<(), UnitError> {
             .send()
             .await
             .map_err(|e| classify(&e))?;
+        // Checked before the page's items are emitted: a repeated token
+        // means this page repeats an earlier one, whose rows are stored.
+        token = guard.next(page.next_token().map(str::to_string))?;
         for group in page.security_groups() {
             let group_id = required(group.group_id(), "security group")?;
             let row = Ec2SecurityGroupRow {
@@ -59,7 +62,6 @@ async fn collect(unit: &UnitContext<'_>) -> Result<(), UnitError> {
                 }
             }
         }
-        token = guard.next(page.next_token().map(str::to_string))?;
         if token.is_none() {
             return Ok(());
         }

@@ -29,6 +29,9 @@ async fn collect(unit: &UnitContext<'_>) -> Result<(), UnitError> {
             .send()
             .await
             .map_err(|e| classify(&e))?;
+        // Checked before the page's items are emitted: a repeated token
+        // means this page repeats an earlier one, whose rows are stored.
+        token = guard.next(page.next_token().map(str::to_string))?;
         for volume in page.volumes() {
             let volume_id = required(volume.volume_id(), "volume")?;
             let row = Ec2VolumeRow {
@@ -52,7 +55,6 @@ async fn collect(unit: &UnitContext<'_>) -> Result<(), UnitError> {
             };
             unit.emitter.emit(Row::Ec2Volume(row)).await?;
         }
-        token = guard.next(page.next_token().map(str::to_string))?;
         if token.is_none() {
             return Ok(());
         }
