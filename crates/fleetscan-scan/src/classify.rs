@@ -151,6 +151,13 @@ where
             "Timeout",
             DisplayErrorContext(err).to_string(),
         ),
+        // The HTTP client's own read and connect timeouts arrive as dispatch
+        // failures: they are timeouts all the same.
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => AwsFailure::new(
+            ErrorClass::Error,
+            "Timeout",
+            DisplayErrorContext(err).to_string(),
+        ),
         SdkError::DispatchFailure(_) => AwsFailure::new(
             ErrorClass::Error,
             "DispatchFailure",
@@ -195,6 +202,17 @@ mod tests {
         );
         assert_eq!(class_of_code("InternalError"), ErrorClass::Error);
         assert_eq!(class_of_code("ExpiredToken"), ErrorClass::Error);
+    }
+
+    #[test]
+    fn a_read_timeout_of_the_http_client_is_a_timeout_not_a_dispatch_failure() {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let err: SdkError<aws_sdk_ec2::operation::describe_volumes::DescribeVolumesError, ()> =
+            SdkError::dispatch_failure(ConnectorError::timeout("read timed out".into()));
+        assert_eq!(classify(&err).code, "Timeout");
+        let err: SdkError<aws_sdk_ec2::operation::describe_volumes::DescribeVolumesError, ()> =
+            SdkError::dispatch_failure(ConnectorError::io("connection reset".into()));
+        assert_eq!(classify(&err).code, "DispatchFailure");
     }
 
     #[test]
