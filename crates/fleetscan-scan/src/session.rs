@@ -137,12 +137,21 @@ impl ResolveDns for EndpointAliasResolver {
 /// - credentials are refreshed halfway through their life when that is sooner
 ///   than the cache's refresh buffer (short-lived sessions never thrash);
 /// - every AssumeRole is counted.
-#[derive(Debug)]
 struct AccountCredentials {
     inner: AssumeRoleProvider,
     primed: Mutex<Option<Credentials>>,
     refresh_buffer: Duration,
     assume_calls: Arc<AtomicU64>,
+}
+
+/// Written by hand: the primed credentials must never reach a log line
+/// (the SDK prints providers when tracing).
+impl std::fmt::Debug for AccountCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountCredentials")
+            .field("refresh_buffer", &self.refresh_buffer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AccountCredentials {
@@ -342,6 +351,36 @@ fn assume_failure(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn account_credentials_debug_never_shows_the_primed_keys() {
+        let sdk = SdkConfig::builder()
+            .region(Region::new("us-east-1"))
+            .behavior_version(BehaviorVersion::latest())
+            .time_source(aws_smithy_async::time::SystemTimeSource::new())
+            .build();
+        let inner = AssumeRoleProvider::builder("arn:aws:iam::123456789012:role/Scan")
+            .session_name("fleetscan-test")
+            .configure(&sdk)
+            .build()
+            .await;
+        let credentials = AccountCredentials {
+            inner,
+            primed: Mutex::new(Some(Credentials::new(
+                "ASIAPRIMEDKEY",
+                "primedSecret",
+                Some("primedSessionToken".into()),
+                None,
+                "test",
+            ))),
+            refresh_buffer: Duration::from_secs(300),
+            assume_calls: Arc::default(),
+        };
+        let printed = format!("{credentials:?}");
+        for secret in ["ASIAPRIMEDKEY", "primedSecret", "primedSessionToken"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+    }
 
     #[tokio::test]
     async fn names_under_the_endpoint_host_resolve_to_it() {

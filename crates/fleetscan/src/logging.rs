@@ -17,7 +17,13 @@ pub fn init(global: &GlobalArgs) {
     let default_level = match global.verbose {
         0 => "fleetscan=info,fleetscan_scan=info,fleetscan_store=info,warn",
         1 => "fleetscan=debug,fleetscan_scan=debug,fleetscan_store=debug,info",
-        _ => "trace",
+        // Everything, except the AWS SDK crates that print credentials when
+        // verbose: SigV4's canonical request (session tokens), the
+        // orchestrator's identity and endpoint parameters, AssumeRole's new
+        // keys (access key ids). Those stay at info.
+        _ => {
+            "trace,aws_smithy_runtime=info,aws_sigv4=info,aws_config=info,aws_credential_types=info"
+        }
     };
     let filter =
         EnvFilter::try_from_env("FLEETSCAN_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
