@@ -49,7 +49,13 @@ pub fn run(args: ScanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
     let outputs = args.outputs.clone();
     let mut record = crate::outputs::RunRecord::default();
     let result = scan(args, global, started, &mut record);
-    crate::outputs::write(&outputs, started_at, started.elapsed(), &record, &result)?;
+    // The snapshot's outcome decides the exit code; a summary file that cannot
+    // be written is reported, and a monitor watching it will see it is stale.
+    if let Err(err) =
+        crate::outputs::write(&outputs, started_at, started.elapsed(), &record, &result)
+    {
+        tracing::error!("{err:#}");
+    }
     result
 }
 
