@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-TIMEOUT_SECONDS = 60
+TIMEOUT_SECONDS = 120
 
 
 class Browser:
@@ -109,15 +109,6 @@ class Browser:
         message = {"id": self.next_id, "method": method, "params": params, "sessionId": session}
         os.write(self.commands, json.dumps(message).encode() + b"\0")
 
-    def wait_for(self, method):
-        if any(event.get("method") == method for event in self.events):
-            return
-        while True:
-            event = self.read()
-            self.handle_event(event)
-            if event.get("method") == method:
-                return
-
     def close(self):
         try:
             self.send("Browser.close")
@@ -144,7 +135,15 @@ def run(spec):
             session=session,
         )
         browser.send("Page.navigate", {"url": spec["url"]}, session=session)
-        browser.wait_for("Page.loadEventFired")
+        # The load event of the first about:blank may still be on its way:
+        # wait until the document is the page, fully loaded.
+        loaded = json.dumps(spec["url"]) + " === location.href && document.readyState === 'complete'"
+        while not browser.send(
+            "Runtime.evaluate", {"expression": loaded, "returnByValue": True}, session=session
+        )["result"].get("value"):
+            if time.monotonic() > browser.deadline:
+                raise TimeoutError("the page did not finish loading")
+            time.sleep(0.05)
 
         results = {}
         for step in spec.get("steps", []):
