@@ -19,6 +19,7 @@ It is a baseline, not a product: errors are counted, not classified.
 
 import argparse
 import json
+import socket
 import sqlite3
 import sys
 import threading
@@ -30,6 +31,19 @@ from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
 ROLE_NAME = "OrganizationAccountAccessRole"
+
+
+def resolve_account_prefixed_hosts(endpoint_host):
+    """S3 Control puts the account id in front of the endpoint's host; map such
+    names back to the endpoint, as fleetscan's own resolver does."""
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith("." + endpoint_host):
+            host = endpoint_host
+        return original(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
 
 
 def account_session(base, endpoint, role_arn):
@@ -97,8 +111,7 @@ def scan_account(base, endpoint, account_id, writer, errors):
             except client.exceptions.ClientError as err:
                 posture[call] = {"error": err.response.get("Error", {}).get("Code")}
         rows.append(("s3_bucket", account_id, region, name, json.dumps(posture, default=str)))
-    # The account id would be put in front of the emulator's host name.
-    control = session.client("s3control", endpoint_url=endpoint, config=cfg.merge(Config(inject_host_prefix=False)))
+    control = session.client("s3control", endpoint_url=endpoint, config=cfg)
     try:
         block = control.get_public_access_block(AccountId=account_id)
         block.pop("ResponseMetadata", None)
@@ -114,6 +127,7 @@ def main():
     parser.add_argument("--db", required=True)
     parser.add_argument("--threads", type=int, default=32)
     args = parser.parse_args()
+    resolve_account_prefixed_hosts(args.endpoint.split("://", 1)[-1].split("/")[0].rsplit(":", 1)[0])
 
     base = botocore.session.get_session()
     base.set_config_variable("region", "us-east-1")

@@ -67,7 +67,8 @@ fn instance(index: usize, generation: usize) -> Ec2InstanceRow {
             (index >> 8) & 255,
             index & 255
         )),
-        public_ip: (generation == 1 && index.is_multiple_of(1000)).then(|| "203.0.113.10".to_string()),
+        public_ip: (generation == 1 && index.is_multiple_of(1000))
+            .then(|| "203.0.113.10".to_string()),
         iam_instance_profile_arn: None,
         key_name: Some("ops".into()),
         platform: None,
