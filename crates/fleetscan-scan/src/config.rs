@@ -287,13 +287,13 @@ pub fn parse(text: &str, path: Option<&Path>, env: EnvLookup<'_>) -> Result<Conf
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
-        serde_saphyr::from_str(text).map_err(|err| yaml_error(&file, &err))?
+        serde_saphyr::from_str(text).map_err(|err| yaml_error(&file, text, &err))?
     };
     let digest = hex::encode(Sha256::digest(text.as_bytes()));
     Validator { file, env }.config(raw, path, digest)
 }
 
-fn yaml_error(file: &str, err: &serde_saphyr::Error) -> ConfigError {
+fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> ConfigError {
     let position = err.location().map(|loc| (loc.line(), loc.column()));
     // The crate's own rendering appends a source snippet; keep the first line.
     let rendered = err.without_snippet().to_string();
@@ -303,12 +303,30 @@ fn yaml_error(file: &str, err: &serde_saphyr::Error) -> ConfigError {
         .unwrap_or("invalid YAML")
         .to_string();
     let message = strip_location_suffix(&message);
+    // Type errors point at the value; name the key written before it on that line.
+    let key = if message.contains("unknown field") {
+        None
+    } else {
+        position.and_then(|(line, _)| key_on_line(text, line))
+    };
     ConfigError {
         file: file.to_string(),
         position,
-        key: None,
+        key,
         message,
     }
+}
+
+/// The mapping key written on a 1-based line (`  accounts: many` → `accounts`).
+fn key_on_line(text: &str, line: u64) -> Option<String> {
+    let source = text
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let source = source.trim_start().trim_start_matches("- ").trim_start();
+    let (key, _) = source.split_once(':')?;
+    let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    plain.then(|| key.to_string())
 }
 
 /// serde-saphyr ends messages with "at line L, column C"; we print the position
@@ -993,9 +1011,11 @@ mod tests {
     }
 
     #[test]
-    fn wrong_types_name_the_position() {
+    fn wrong_types_name_the_position_and_key() {
         let err = error_of("concurrency:\n  accounts: many\n");
-        assert!(err.starts_with("fleet.yaml:2:13: "), "{err}");
+        assert!(err.starts_with("fleet.yaml:2:13: `accounts`: "), "{err}");
+        let err = error_of("organization:\n  enabled: maybe\n");
+        assert!(err.starts_with("fleet.yaml:2:12: `enabled`: "), "{err}");
     }
 
     #[test]

@@ -159,16 +159,35 @@ impl AccountCredentials {
         self.assume_calls.fetch_add(1, Ordering::Relaxed);
         let mut credentials = self.inner.provide_credentials().await?;
         if let Some(expiry) = credentials.expiry() {
-            // The cache refreshes at (expiry - buffer). Report an expiry such
-            // that this happens at the earlier of (true expiry - buffer) and
-            // the midpoint of the credentials' life.
-            let now = SystemTime::now();
-            if let Ok(lifetime) = expiry.duration_since(now) {
-                let midpoint_refresh = now + lifetime / 2 + self.refresh_buffer;
-                *credentials.expiry_mut() = Some(expiry.min(midpoint_refresh));
-            }
+            *credentials.expiry_mut() = Some(reported_expiry(
+                SystemTime::now(),
+                expiry,
+                self.refresh_buffer,
+            ));
         }
         Ok(credentials)
+    }
+}
+
+/// The refresh buffer the cache uses: the configured one, but never more than
+/// a quarter of the credentials' life, so short-lived credentials (or a
+/// buffer configured longer than the session) never make every call
+/// re-assume the role.
+fn effective_buffer(configured: Duration, lifetime: Duration) -> Duration {
+    configured.min(lifetime / 4)
+}
+
+/// The expiry handed to the identity cache. The cache refreshes between
+/// (expiry - buffer) and (expiry - buffer / 2) (it jitters the buffer);
+/// reporting the earlier of the true expiry and (half-life + buffer) puts the
+/// refresh between half and five eighths of the credentials' life, always
+/// before they really expire.
+fn reported_expiry(now: SystemTime, expiry: SystemTime, configured_buffer: Duration) -> SystemTime {
+    match expiry.duration_since(now) {
+        Ok(lifetime) => {
+            expiry.min(now + lifetime / 2 + effective_buffer(configured_buffer, lifetime))
+        }
+        Err(_) => expiry,
     }
 }
 
@@ -236,11 +255,18 @@ impl AccountSession {
             .fetch()
             .await
             .map_err(|err| assume_failure(&request.role_arn, &err))?;
+        // The first lifetime decides the cache's buffer (see effective_buffer).
+        let lifetime = first
+            .expiry()
+            .and_then(|e| e.duration_since(SystemTime::now()).ok());
+        let buffer = lifetime.map_or(request.refresh_buffer, |l| {
+            effective_buffer(request.refresh_buffer, l)
+        });
         if let Ok(mut slot) = credentials.primed.lock() {
             *slot = Some(first);
         }
         let cache = IdentityCache::lazy()
-            .buffer_time(request.refresh_buffer)
+            .buffer_time(buffer)
             .load_timeout(Duration::from_secs(60))
             .build();
         let sdk = base
@@ -351,6 +377,64 @@ fn assume_failure(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// When the cache refreshes credentials reported with `reported`, given
+    /// the buffer it was built with: between (reported - buffer) and
+    /// (reported - buffer / 2), as seconds after `now`.
+    fn refresh_window(now: SystemTime, reported: SystemTime, buffer: Duration) -> (f64, f64) {
+        let at = |d: Duration| {
+            (reported - d)
+                .duration_since(now)
+                .map_or(-1.0, |x| x.as_secs_f64())
+        };
+        (at(buffer), at(buffer / 2))
+    }
+
+    #[test]
+    fn refresh_falls_between_half_life_and_expiry_whatever_the_buffer() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for (lifetime, configured) in [
+            (3600, 300),
+            (3600, 3000),
+            (900, 900),
+            (60, 300),
+            (60, 15),
+            (60, 3600),
+        ] {
+            let lifetime = Duration::from_secs(lifetime);
+            let configured = Duration::from_secs(configured);
+            let expiry = now + lifetime;
+            let reported = reported_expiry(now, expiry, configured);
+            let (earliest, latest) =
+                refresh_window(now, reported, effective_buffer(configured, lifetime));
+            let life = lifetime.as_secs_f64();
+            assert!(
+                earliest >= life / 2.0 - 1e-6,
+                "{lifetime:?}/{configured:?}: refresh at {earliest} before half-life"
+            );
+            assert!(
+                latest < life,
+                "{lifetime:?}/{configured:?}: refresh at {latest} after expiry"
+            );
+        }
+    }
+
+    #[test]
+    fn a_regression_buffer_longer_than_the_session_no_longer_refreshes_at_once() {
+        // 60 s credentials with a 300 s buffer used to be refreshed on every call.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(5_000);
+        let expiry = now + Duration::from_secs(60);
+        let reported = reported_expiry(now, expiry, Duration::from_secs(300));
+        let (earliest, _) = refresh_window(
+            now,
+            reported,
+            effective_buffer(Duration::from_secs(300), Duration::from_secs(60)),
+        );
+        assert!(
+            earliest >= 30.0,
+            "refresh {earliest} s after the credentials were issued"
+        );
+    }
 
     #[tokio::test]
     async fn account_credentials_debug_never_shows_the_primed_keys() {
