@@ -8,6 +8,7 @@ moto quirk shows up as a difference in the manifest, not as a flaky test.
 """
 
 import json
+import re
 from datetime import timezone
 
 import boto3
@@ -32,6 +33,8 @@ NOT_CONFIGURED = {
     "OwnershipControlsNotFoundError",
     "NoSuchTagSet",
 }
+# `http://123456789012.127.0.0.1:PORT/...`: S3 Control's account-prefixed host.
+ACCOUNT_HOST_PREFIX = re.compile(r"//\d{12}\.")
 PUBLIC_GROUPS = {
     "http://acs.amazonaws.com/groups/global/AllUsers": "AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "AuthenticatedUsers",
@@ -82,6 +85,24 @@ class Account:
                 **self.credentials,
             )
         return self._clients[key]
+
+    def s3control(self):
+        """An S3 Control client whose requests reach the endpoint itself.
+
+        S3 Control puts the account id in front of the host
+        (`{account}.127.0.0.1:PORT`), which does not resolve; moto reads the
+        account from the credentials and the path, so the prefix is dropped
+        before sending (moto does not check signatures).
+        """
+        key = ("s3control", "us-east-1")
+        if key not in self._clients:
+            client = self.client("s3control")
+            client.meta.events.register("before-send.s3-control.*", drop_account_host_prefix)
+        return self._clients[key]
+
+
+def drop_account_host_prefix(request, **_):
+    request.url = ACCOUNT_HOST_PREFIX.sub("//", request.url, count=1)
 
 
 def role_arn(account_id, role_name=ROLE_NAME):
@@ -250,12 +271,53 @@ def read_buckets(account):
     return sorted(rows, key=lambda row: row["bucket_name"])
 
 
+def read_volumes(account, region):
+    """Every EBS volume of one account and region, as an ec2_volumes row (minus keys)."""
+    ec2 = account.client("ec2", region)
+    rows = []
+    for page in ec2.get_paginator("describe_volumes").paginate():
+        for volume in page["Volumes"]:
+            rows.append(
+                {
+                    "volume_id": volume["VolumeId"],
+                    "size_gib": volume.get("Size"),
+                    "volume_type": volume.get("VolumeType"),
+                    "encrypted": volume.get("Encrypted"),
+                    "kms_key_id": volume.get("KmsKeyId"),
+                    "state": volume.get("State"),
+                    "availability_zone": volume.get("AvailabilityZone"),
+                    "attached_instance_ids": sorted(
+                        attachment["InstanceId"]
+                        for attachment in volume.get("Attachments", [])
+                        if attachment.get("InstanceId")
+                    ),
+                    "create_time": rfc3339(volume.get("CreateTime")),
+                    "tags": tags_of(volume.get("Tags")),
+                }
+            )
+    return sorted(rows, key=lambda row: row["volume_id"])
+
+
+def read_account_block(account):
+    """The account-level S3 Block Public Access (S3 Control); all None when not configured."""
+    answer = not_configured(lambda: account.s3control().get_public_access_block(AccountId=account.account_id))
+    block = (answer or {}).get("PublicAccessBlockConfiguration", {})
+    return {
+        "block_public_acls": block.get("BlockPublicAcls"),
+        "ignore_public_acls": block.get("IgnorePublicAcls"),
+        "block_public_policy": block.get("BlockPublicPolicy"),
+        "restrict_public_buckets": block.get("RestrictPublicBuckets"),
+    }
+
+
 def read_account(account, regions=REGIONS):
     """Everything the end-to-end tests compare for one account."""
     return {
         "instances": {region: read_instances(account, region) for region in regions},
         "security_groups": {region: read_security_groups(account, region) for region in regions},
         "buckets": read_buckets(account),
+        "volumes": {region: read_volumes(account, region) for region in regions},
+        "account_public_access_block": read_account_block(account),
     }
 
 

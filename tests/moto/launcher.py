@@ -20,6 +20,15 @@ Private endpoints (never part of any AWS API):
     GET  /_fleetscan/credentials  every credential moto issued through
                                   AssumeRole/GetSessionToken, so tests can check
                                   none of it leaks into a database or a log
+    POST /_fleetscan/deny?operation=OP&account=ID[&region=R]
+                                  from now on answer OP (`service:Operation`,
+                                  as counted) AccessDenied (HTTP 403) when the
+                                  caller's credentials belong to account ID
+                                  (and the request is signed for region R), in
+                                  the error shape of the service's protocol
+                                  (EC2, S3/S3 Control, JSON, query), so a test
+                                  can make one scan unit fail
+    POST /_fleetscan/deny/reset   answer everything again
 
 Patches (each one is a moto bug or gap; remove it when moto fixes it):
 
@@ -215,6 +224,27 @@ def issued_credentials(body):
     return None
 
 
+def denied_answer(environ, service, operation):
+    """An AccessDenied error body in the shape the service's SDK parser expects."""
+    message = f"denied by the test launcher: {operation}"
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        body = json.dumps({"__type": "AccessDeniedException", "message": message})
+        return "application/x-amz-json-1.1", body.encode()
+    if service == "ec2":
+        body = (
+            "<Response><Errors><Error><Code>UnauthorizedOperation</Code>"
+            f"<Message>{message}</Message></Error></Errors><RequestID>denied</RequestID></Response>"
+        )
+    elif service in ("s3", "s3-control", "s3control"):
+        body = f"<Error><Code>AccessDenied</Code><Message>{message}</Message><RequestId>denied</RequestId></Error>"
+    else:
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            f"<Message>{message}</Message></Error><RequestId>denied</RequestId></ErrorResponse>"
+        )
+    return "text/xml", body.encode()
+
+
 class FleetscanMiddleware:
     """Wraps moto's WSGI app: identifies each call, counts it, patches its answer."""
 
@@ -222,6 +252,8 @@ class FleetscanMiddleware:
         self.app = app
         self.counter = counter
         self.delay_seconds = 0.0
+        # (operation, account, region or None) -> answered AccessDenied
+        self.denied = set()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -241,6 +273,16 @@ class FleetscanMiddleware:
 
         if self.delay_seconds > 0:
             time.sleep(self.delay_seconds)
+
+        account = self.counter.account_of(access_key)
+        if (operation, account, None) in self.denied or (operation, account, region) in self.denied:
+            self.counter.record(operation, access_key, region, 403, role_arn)
+            content_type, body = denied_answer(environ, service, operation)
+            start_response(
+                "403 Forbidden",
+                [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+            )
+            return [body]
 
         captured = {}
 
@@ -319,6 +361,24 @@ class FleetscanMiddleware:
                 return [b"ms must be a whole number of milliseconds\n"]
             self.delay_seconds = milliseconds / 1000.0
             payload = {"delay_ms": milliseconds}
+        elif path == PRIVATE_PREFIX + "deny" and method == "POST":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            operation = (query.get("operation") or [""])[0]
+            account = (query.get("account") or [""])[0]
+            region = (query.get("region") or [None])[0]
+            if not operation or not account:
+                start_response("400 Bad Request", [("Content-Type", "text/plain")])
+                return [b"operation and account are required\n"]
+            self.denied.add((operation, account, region))
+            payload = {
+                "denied": [
+                    {"operation": op, "account": acct, "region": reg}
+                    for op, acct, reg in sorted(self.denied, key=repr)
+                ]
+            }
+        elif path == PRIVATE_PREFIX + "deny/reset" and method == "POST":
+            self.denied.clear()
+            payload = {"denied": []}
         elif path == PRIVATE_PREFIX + "credentials" and method == "GET":
             payload = self.counter.credentials()
         else:

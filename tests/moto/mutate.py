@@ -16,6 +16,9 @@ The changes, all in scanned accounts:
   - turn the `-locked` bucket's block public access off and suspend its versioning
   - retag an instance (env → staging) and a bucket (owner → security)
   - delete the `-kms` bucket of the second scanned account
+
+plus what moto does on its own as a consequence (the root volumes of the
+terminated and the launched instance), found by reading the fleet back.
 """
 
 import argparse
@@ -120,8 +123,24 @@ def main():
     second.client("s3", "eu-west-1").delete_bucket(Bucket=doomed)
     change("removed", scanned[1], "global", "s3_buckets", doomed, "bucket deleted")
 
-    manifest["changes"] = changes
+    seeded_fleet = manifest["fleet"]
     manifest["fleet"] = read_fleet(args.endpoint, manifest["organization"], manifest["regions"])
+
+    # What moto changed on its own: a terminated instance's root volume is
+    # deleted, a launched instance brings a new one. Read back, not assumed.
+    for account_id in scanned:
+        for region in manifest["regions"]:
+            before = {v["volume_id"]: v for v in seeded_fleet[account_id].get("volumes", {}).get(region, [])}
+            after = {v["volume_id"]: v for v in manifest["fleet"][account_id].get("volumes", {}).get(region, [])}
+            for volume_id in sorted(before.keys() | after.keys()):
+                old, new = before.get(volume_id), after.get(volume_id)
+                if old == new:
+                    continue
+                kind = "added" if old is None else "removed" if new is None else "modified"
+                detail = f"volume {kind} by moto as a consequence of the instance changes"
+                change(kind, account_id, region, "ec2_volumes", volume_id, detail)
+
+    manifest["changes"] = changes
     write_json(args.manifest_out, manifest)
     print(f"mutated the fleet: {len(changes)} changes; manifest {args.manifest_out}")
 

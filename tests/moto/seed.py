@@ -23,6 +23,11 @@ Every active account (and the management account) gets instances in three
 regions and buckets of varied posture, so an account that shows up where it
 should not is caught by its resources too. The manifest holds what moto reports
 after seeding (see fleet.py), plus the scan settings the tests use.
+
+For the audit views, every account also gets security groups with open and
+closed rules, volumes encrypted and not (seed_audit_cases), and buckets public
+through their policy or ACL alone, with an account-level block of public
+access in some accounts (seed_exposure).
 """
 
 import argparse
@@ -300,6 +305,114 @@ def seed_buckets(account, index):
     s3_ap.put_bucket_versioning(Bucket=site, VersioningConfiguration={"Status": "Enabled"})
 
 
+def seed_audit_cases(account, region, image_id):
+    """Offenders and clean look-alikes for the audit views, in one region.
+
+    Ingress open to the world over IPv4 and IPv6 beside closed rules from a
+    private range, an IPv6 range, a prefix list (one that itself holds
+    0.0.0.0/0: a prefix list is never "open" in the view) and a group
+    reference; a world-wide egress rule; an instance in the open group; and
+    volumes encrypted (default key, own key) and not.
+    """
+    ec2 = account.client("ec2", region)
+    vpc, subnet = default_subnet(ec2)
+    prefix_list = ec2.create_managed_prefix_list(
+        PrefixListName="corp-ranges", AddressFamily="IPv4", MaxEntries=5, Entries=[{"Cidr": "0.0.0.0/0"}]
+    )["PrefixList"]["PrefixListId"]
+    internal = ec2.create_security_group(GroupName="audit-internal", Description="closed rules only", VpcId=vpc)[
+        "GroupId"
+    ]
+    edge = ec2.create_security_group(GroupName="audit-edge", Description="open and closed rules", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=edge,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+            {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8090,
+                "IpRanges": [{"CidrIp": "192.168.0.0/16"}],
+                "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/32"}],
+                "PrefixListIds": [{"PrefixListId": prefix_list}],
+                "UserIdGroupPairs": [{"GroupId": internal}],
+            },
+        ],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=internal,
+        IpPermissions=[
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": edge}]},
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "Ipv6Ranges": [{"CidrIpv6": "fd00::/8"}]},
+        ],
+    )
+    ec2.authorize_security_group_egress(
+        GroupId=internal,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}],
+    )
+    bastion = ec2.run_instances(
+        ImageId=image_id,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
+        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [edge], "AssociatePublicIpAddress": True}],
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "audit-bastion"}]}],
+    )["Instances"][0]["InstanceId"]
+    # As in seed_region: moto reports the instance's groups only when set on the instance.
+    ec2.modify_instance_attribute(InstanceId=bastion, Groups=[edge])
+    zone = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailabilityZone"]
+    key_arn = account.client("kms", region).create_key(Description="volume key")["KeyMetadata"]["Arn"]
+    for encrypted, kms_key in ((True, None), (True, key_arn), (False, None)):
+        args = {"AvailabilityZone": zone, "Size": 8, "VolumeType": "gp3", "Encrypted": encrypted}
+        if kms_key:
+            args["KmsKeyId"] = kms_key
+        ec2.create_volume(**args)
+
+
+def seed_exposure(account, index):
+    """Buckets public by one means only, and an account-level block.
+
+    Odd accounts (which get no `-public` bucket) get a bucket public through
+    its ACL alone; the first account a bucket public through its policy alone
+    and an account-wide block of everything; the second an account-wide block
+    that ignores public ACLs only. Set after the buckets: the block is what an
+    auditor must see beside them, not something that stopped the seeding.
+    """
+    prefix = f"fs-{account.account_id}"
+    s3 = account.client("s3", "us-east-1")
+    if index % 2 == 1:
+        s3.create_bucket(Bucket=f"{prefix}-acl-public")
+        s3.put_bucket_acl(Bucket=f"{prefix}-acl-public", ACL="authenticated-read")
+    if index == 0:
+        bucket = f"{prefix}-policy-public"
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_policy(
+            Bucket=bucket,
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Action": "s3:GetObject",
+                            "Resource": f"arn:aws:s3:::{bucket}/*",
+                        }
+                    ],
+                }
+            ),
+        )
+    blocks = {
+        0: {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+        1: {"BlockPublicAcls": False, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": False},
+    }
+    if index in blocks:
+        account.s3control().put_public_access_block(
+            AccountId=account.account_id, PublicAccessBlockConfiguration=blocks[index]
+        )
+
+
 def seed_account(account, index, images, variant):
     for region_index, region in enumerate(REGIONS):
         count = 1 + (index + region_index) % 3
@@ -310,6 +423,8 @@ def seed_account(account, index, images, variant):
             count, extra = count * 3, extra + 20
         seed_region(account, region, images[region], count, extra)
     seed_buckets(account, index)
+    seed_audit_cases(account, REGIONS[1], images[REGIONS[1]])
+    seed_exposure(account, index)
 
 
 def main():

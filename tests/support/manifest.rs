@@ -69,6 +69,38 @@ pub struct AccountFleet {
     pub security_groups: BTreeMap<String, Vec<SecurityGroup>>,
     /// Sorted by name.
     pub buckets: Vec<Bucket>,
+    /// Region → volumes sorted by id (absent in manifests written before volumes were read back).
+    #[serde(default)]
+    pub volumes: BTreeMap<String, Vec<Volume>>,
+    /// The account-level S3 Block Public Access; every flag `None` when not configured.
+    #[serde(default)]
+    pub account_public_access_block: AccountBlock,
+}
+
+/// An `ec2_volumes` row without its key columns (account, region).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Volume {
+    pub volume_id: String,
+    pub size_gib: Option<i64>,
+    pub volume_type: Option<String>,
+    pub encrypted: Option<bool>,
+    pub kms_key_id: Option<String>,
+    pub state: Option<String>,
+    pub availability_zone: Option<String>,
+    /// Sorted.
+    pub attached_instance_ids: Vec<String>,
+    #[serde(deserialize_with = "seconds")]
+    pub create_time: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An `s3_account_public_access_block` row without its keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AccountBlock {
+    pub block_public_acls: Option<bool>,
+    pub ignore_public_acls: Option<bool>,
+    pub block_public_policy: Option<bool>,
+    pub restrict_public_buckets: Option<bool>,
 }
 
 /// An `ec2_instances` row without its key columns (account, region).

@@ -169,6 +169,22 @@ impl Moto {
             self.private_json("POST", &format!("/_fleetscan/delay?ms={milliseconds}"));
     }
 
+    /// From now on, answers `operation` (`service:Operation`, as counted)
+    /// with AccessDenied when called with `account`'s credentials (signed for
+    /// `region`, or any region when `None`): a way to make one scan unit fail.
+    pub fn deny(&self, operation: &str, account: &str, region: Option<&str>) {
+        let mut path = format!("/_fleetscan/deny?operation={operation}&account={account}");
+        if let Some(region) = region {
+            path.push_str(&format!("&region={region}"));
+        }
+        let _: serde_json::Value = self.private_json("POST", &path);
+    }
+
+    /// Lifts every [`Moto::deny`].
+    pub fn reset_denials(&self) {
+        let _: serde_json::Value = self.private_json("POST", "/_fleetscan/deny/reset");
+    }
+
     pub fn issued_credentials(&self) -> Vec<IssuedCredentials> {
         self.private_json("GET", "/_fleetscan/credentials")
     }
