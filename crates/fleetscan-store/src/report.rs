@@ -2,10 +2,10 @@
 //! coverage (accounts × regions with the worst unit status), its findings,
 //! and the trend of resource and finding counts over the retained snapshots.
 //!
-//! The findings are the questions of the audit views (`migrations/0002`),
-//! asked of any snapshot rather than only the latest one; a test holds them
-//! to the views' answers on the latest snapshot. Nothing here is HTML: the
-//! binary renders these types.
+//! The findings are read from the `*_by_snapshot` audit views
+//! (`migrations/0004`), the single definition that the latest-snapshot views
+//! (`public_buckets`, ...) also filter, so any snapshot can be reported. Nothing
+//! here is HTML: the binary renders these types.
 
 use std::collections::BTreeMap;
 
@@ -183,115 +183,66 @@ pub struct TrendPoint {
     pub findings: FindingCounts,
 }
 
-// The four audit questions of migrations/0002, for the snapshot `?1`. Each
-// keeps its view's WHERE clause word for word; the columns are the ones the
-// report shows, plus the account's name.
+// The four audit questions, asked of the `*_by_snapshot` views of
+// migrations/0004 (the same definitions the latest-snapshot views filter), for
+// the snapshot `?1`. Only the columns the report shows are read, plus the
+// account's name; nothing here restates a WHERE clause of a view.
 
 const PUBLIC_BUCKETS: &str = "
-WITH effective AS (
-    SELECT
-        b.*,
-        CASE
-            WHEN b.block_public_acls = 1 OR a.block_public_acls = 1 THEN 1
-            WHEN a.account_id IS NULL OR json_type(b.fetch_errors, '$.GetPublicAccessBlock') IS NOT NULL THEN NULL
-            ELSE 0
-        END AS effective_block_public_acls,
-        CASE
-            WHEN b.ignore_public_acls = 1 OR a.ignore_public_acls = 1 THEN 1
-            WHEN a.account_id IS NULL OR json_type(b.fetch_errors, '$.GetPublicAccessBlock') IS NOT NULL THEN NULL
-            ELSE 0
-        END AS effective_ignore_public_acls,
-        CASE
-            WHEN b.block_public_policy = 1 OR a.block_public_policy = 1 THEN 1
-            WHEN a.account_id IS NULL OR json_type(b.fetch_errors, '$.GetPublicAccessBlock') IS NOT NULL THEN NULL
-            ELSE 0
-        END AS effective_block_public_policy,
-        CASE
-            WHEN b.restrict_public_buckets = 1 OR a.restrict_public_buckets = 1 THEN 1
-            WHEN a.account_id IS NULL OR json_type(b.fetch_errors, '$.GetPublicAccessBlock') IS NOT NULL THEN NULL
-            ELSE 0
-        END AS effective_restrict_public_buckets
-    FROM s3_buckets AS b
-    LEFT JOIN s3_account_public_access_block AS a
-        ON a.snapshot_id = b.snapshot_id AND a.account_id = b.account_id
-    WHERE b.snapshot_id = ?1
-      AND (b.policy_is_public = 1 OR json_array_length(b.public_acl_grants) > 0)
-)
 SELECT
-    e.account_id,
+    f.account_id,
     acc.name,
-    e.bucket_name,
-    e.region,
-    e.policy_is_public,
-    e.public_acl_grants,
-    e.effective_block_public_acls,
-    e.effective_ignore_public_acls,
-    e.effective_block_public_policy,
-    e.effective_restrict_public_buckets,
-    CASE
-        WHEN (e.policy_is_public = 1 AND e.effective_restrict_public_buckets = 0)
-          OR (json_array_length(e.public_acl_grants) > 0 AND e.effective_ignore_public_acls = 0) THEN 1
-        WHEN (e.policy_is_public = 1 AND e.effective_restrict_public_buckets IS NULL)
-          OR (json_array_length(e.public_acl_grants) > 0 AND e.effective_ignore_public_acls IS NULL) THEN NULL
-        ELSE 0
-    END AS still_exposed,
-    e.fetch_errors
-FROM effective AS e
-LEFT JOIN accounts AS acc ON acc.snapshot_id = e.snapshot_id AND acc.account_id = e.account_id
-ORDER BY e.account_id, e.bucket_name";
+    f.bucket_name,
+    f.region,
+    f.policy_is_public,
+    f.public_acl_grants,
+    f.effective_block_public_acls,
+    f.effective_ignore_public_acls,
+    f.effective_block_public_policy,
+    f.effective_restrict_public_buckets,
+    f.still_exposed,
+    f.fetch_errors
+FROM public_buckets_by_snapshot AS f
+LEFT JOIN accounts AS acc ON acc.snapshot_id = f.snapshot_id AND acc.account_id = f.account_id
+WHERE f.snapshot_id = ?1
+ORDER BY f.account_id, f.bucket_name";
 
+// The view carries no rule id, so ties within a group are ordered by the
+// rule's own fields rather than by insertion order.
 const OPEN_INGRESS_RULES: &str = "
 SELECT
-    r.account_id,
+    f.account_id,
     acc.name,
-    r.region,
-    r.group_id,
-    g.group_name,
-    g.vpc_id,
-    r.protocol,
-    r.from_port,
-    r.to_port,
-    r.cidr,
-    r.description,
-    (
-        SELECT count(*)
-        FROM ec2_instances AS i, json_each(i.security_group_ids) AS sg
-        WHERE i.snapshot_id = r.snapshot_id
-          AND i.account_id = r.account_id
-          AND i.region = r.region
-          AND sg.value = r.group_id
-          AND i.state IS NOT 'terminated'
-    ) AS instance_count
-FROM ec2_security_group_rules AS r
-LEFT JOIN ec2_security_groups AS g
-    ON g.snapshot_id = r.snapshot_id
-   AND g.account_id = r.account_id
-   AND g.region = r.region
-   AND g.group_id = r.group_id
-LEFT JOIN accounts AS acc ON acc.snapshot_id = r.snapshot_id AND acc.account_id = r.account_id
-WHERE r.snapshot_id = ?1
-  AND r.direction = 'ingress'
-  AND r.cidr IN ('0.0.0.0/0', '::/0')
-ORDER BY r.account_id, r.region, r.group_id, r.id";
+    f.region,
+    f.group_id,
+    f.group_name,
+    f.vpc_id,
+    f.protocol,
+    f.from_port,
+    f.to_port,
+    f.cidr,
+    f.description,
+    f.instance_count
+FROM open_ingress_rules_by_snapshot AS f
+LEFT JOIN accounts AS acc ON acc.snapshot_id = f.snapshot_id AND acc.account_id = f.account_id
+WHERE f.snapshot_id = ?1
+ORDER BY f.account_id, f.region, f.group_id, f.protocol, f.from_port, f.to_port, f.cidr,
+         f.description";
 
 const IMDSV1_INSTANCES: &str = "
-SELECT i.account_id, acc.name, i.region, i.instance_id, i.name, i.instance_type, i.public_ip, i.tags
-FROM ec2_instances AS i
-LEFT JOIN accounts AS acc ON acc.snapshot_id = i.snapshot_id AND acc.account_id = i.account_id
-WHERE i.snapshot_id = ?1
-  AND i.state = 'running'
-  AND i.imds_http_tokens = 'optional'
-  AND i.imds_http_endpoint IS NOT 'disabled'
-ORDER BY i.account_id, i.region, i.instance_id";
+SELECT f.account_id, acc.name, f.region, f.instance_id, f.name, f.instance_type, f.public_ip, f.tags
+FROM imdsv1_instances_by_snapshot AS f
+LEFT JOIN accounts AS acc ON acc.snapshot_id = f.snapshot_id AND acc.account_id = f.account_id
+WHERE f.snapshot_id = ?1
+ORDER BY f.account_id, f.region, f.instance_id";
 
 const UNENCRYPTED_VOLUMES: &str = "
-SELECT v.account_id, acc.name, v.region, v.volume_id, v.size_gib, v.volume_type, v.state,
-       v.attached_instance_ids, v.tags
-FROM ec2_volumes AS v
-LEFT JOIN accounts AS acc ON acc.snapshot_id = v.snapshot_id AND acc.account_id = v.account_id
-WHERE v.snapshot_id = ?1
-  AND v.encrypted = 0
-ORDER BY v.account_id, v.region, v.volume_id";
+SELECT f.account_id, acc.name, f.region, f.volume_id, f.size_gib, f.volume_type, f.state,
+       f.attached_instance_ids, f.tags
+FROM unencrypted_volumes_by_snapshot AS f
+LEFT JOIN accounts AS acc ON acc.snapshot_id = f.snapshot_id AND acc.account_id = f.account_id
+WHERE f.snapshot_id = ?1
+ORDER BY f.account_id, f.region, f.volume_id";
 
 impl Store {
     /// The header facts of one snapshot.
@@ -535,11 +486,11 @@ impl Store {
 
     /// How many rows each audit question returns for one snapshot.
     pub fn finding_counts(&self, snapshot_id: i64) -> Result<FindingCounts, StoreError> {
-        let count = |sql: &str| -> Result<u64, StoreError> {
+        let count = |view: &str| -> Result<u64, StoreError> {
             let count: i64 = self
                 .conn
                 .query_row(
-                    &format!("SELECT count(*) FROM ({sql})"),
+                    &format!("SELECT count(*) FROM {view} WHERE snapshot_id = ?1"),
                     [snapshot_id],
                     |row| row.get(0),
                 )
@@ -547,10 +498,10 @@ impl Store {
             Ok(u64::try_from(count).unwrap_or(0))
         };
         Ok(FindingCounts {
-            public_buckets: count(PUBLIC_BUCKETS)?,
-            open_ingress_rules: count(OPEN_INGRESS_RULES)?,
-            imdsv1_instances: count(IMDSV1_INSTANCES)?,
-            unencrypted_volumes: count(UNENCRYPTED_VOLUMES)?,
+            public_buckets: count("public_buckets_by_snapshot")?,
+            open_ingress_rules: count("open_ingress_rules_by_snapshot")?,
+            imdsv1_instances: count("imdsv1_instances_by_snapshot")?,
+            unencrypted_volumes: count("unencrypted_volumes_by_snapshot")?,
         })
     }
 
@@ -689,12 +640,59 @@ mod tests {
             .unwrap()
     }
 
+    /// Rows of `left` that `right` lacks, and the other way round, compared
+    /// whole (`EXCEPT` treats NULLs as equal), plus both row counts.
+    fn difference(store: &Store, left: &str, right: &str) -> (i64, i64, i64, i64) {
+        let count = |sql: String| -> i64 {
+            store
+                .conn
+                .query_row(&format!("SELECT count(*) FROM ({sql})"), [], |row| {
+                    row.get(0)
+                })
+                .unwrap()
+        };
+        (
+            count(format!("{left} EXCEPT {right}")),
+            count(format!("{right} EXCEPT {left}")),
+            count(left.to_owned()),
+            count(right.to_owned()),
+        )
+    }
+
     #[test]
     fn findings_of_the_latest_snapshot_match_the_audit_views() {
         let (_dir, path) = temp_db();
-        let (store, _old) = write_snapshot(Store::open_for_scan(&path).unwrap(), fleet(false));
+        let (store, old) = write_snapshot(Store::open_for_scan(&path).unwrap(), fleet(false));
         let (store, new) = write_snapshot(store, fleet(true));
         let findings = store.report_findings(new, 100).unwrap();
+
+        // The per-snapshot views, filtered on the latest snapshot, are the
+        // latest views row for row; filtered on the older one, they are not.
+        for (view, rows) in [
+            ("public_buckets", 2),
+            ("open_ingress_rules", 2),
+            ("imdsv1_instances", 1),
+            ("unencrypted_volumes", 1),
+        ] {
+            assert_eq!(
+                difference(
+                    &store,
+                    &format!("SELECT * FROM {view}_by_snapshot WHERE snapshot_id = {new}"),
+                    &format!("SELECT * FROM {view}"),
+                ),
+                (0, 0, rows, rows),
+                "{view}"
+            );
+        }
+        assert_eq!(
+            difference(
+                &store,
+                &format!("SELECT * FROM open_ingress_rules_by_snapshot WHERE snapshot_id = {old}"),
+                "SELECT * FROM open_ingress_rules",
+            ),
+            (1, 2, 1, 2),
+            "the older snapshot has one open rule, of its own snapshot id"
+        );
 
         let buckets: Vec<String> = findings
             .public_buckets

@@ -1,7 +1,9 @@
-//! The audit views of `migrations/0002` (`latest_snapshot`, `public_buckets`,
-//! `open_ingress_rules`, `imdsv1_instances`, `unencrypted_volumes`): their
-//! names for callers, and the tests proving each returns exactly the seeded
-//! offenders, plus the test that runs every README cookbook query.
+//! The audit views (`latest_snapshot`, `public_buckets`, `open_ingress_rules`,
+//! `imdsv1_instances`, `unencrypted_volumes` of `migrations/0002`, defined
+//! since `migrations/0004` as the latest slice of their `*_by_snapshot`
+//! views): their names for callers, and the tests proving each returns
+//! exactly the seeded offenders, plus the test that runs every README
+//! cookbook query.
 
 /// Every view a user may query, as created by the migrations.
 pub const VIEWS: &[&str] = &[
@@ -10,6 +12,10 @@ pub const VIEWS: &[&str] = &[
     "open_ingress_rules",
     "imdsv1_instances",
     "unencrypted_volumes",
+    "public_buckets_by_snapshot",
+    "open_ingress_rules_by_snapshot",
+    "imdsv1_instances_by_snapshot",
+    "unencrypted_volumes_by_snapshot",
 ];
 
 #[cfg(test)]
@@ -292,6 +298,139 @@ mod tests {
         for view in VIEWS {
             strings(&store, &format!("SELECT count(*) FROM {view}"));
         }
+    }
+
+    /// `(name, declared type)` of each column of a table or view, in order.
+    fn columns_of(store: &Store, name: &str) -> Vec<(String, String)> {
+        let mut statement = store
+            .connection()
+            .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+            .unwrap();
+        statement
+            .query_map([name], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    fn typed(columns: &[(&str, &str)]) -> Vec<(String, String)> {
+        columns
+            .iter()
+            .map(|(name, kind)| ((*name).to_owned(), (*kind).to_owned()))
+            .collect()
+    }
+
+    /// The README documents the views' columns: they are a public contract.
+    /// These lists are the ones `migrations/0002` produced; a migration that
+    /// redefines a view must leave them exactly as they are.
+    #[test]
+    fn audit_views_keep_the_columns_of_migration_0002() {
+        let (_dir, store, _) = seeded_store();
+        assert_eq!(
+            columns_of(&store, "public_buckets"),
+            typed(&[
+                ("snapshot_id", "INTEGER"),
+                ("account_id", "TEXT"),
+                ("bucket_name", "TEXT"),
+                ("region", "TEXT"),
+                ("policy_is_public", "INTEGER"),
+                ("public_acl_grants", "TEXT"),
+                ("effective_block_public_acls", ""),
+                ("effective_ignore_public_acls", ""),
+                ("effective_block_public_policy", ""),
+                ("effective_restrict_public_buckets", ""),
+                ("still_exposed", ""),
+                ("fetch_errors", "TEXT"),
+            ])
+        );
+        assert_eq!(
+            columns_of(&store, "open_ingress_rules"),
+            typed(&[
+                ("snapshot_id", "INTEGER"),
+                ("account_id", "TEXT"),
+                ("region", "TEXT"),
+                ("group_id", "TEXT"),
+                ("group_name", "TEXT"),
+                ("vpc_id", "TEXT"),
+                ("protocol", "TEXT"),
+                ("from_port", "INTEGER"),
+                ("to_port", "INTEGER"),
+                ("cidr", "TEXT"),
+                ("description", "TEXT"),
+                ("instance_count", ""),
+            ])
+        );
+        // "All columns of ec2_instances / ec2_volumes", as the README says:
+        // a column added to those tables must be added to these views too.
+        assert_eq!(
+            columns_of(&store, "imdsv1_instances"),
+            columns_of(&store, "ec2_instances")
+        );
+        assert_eq!(
+            columns_of(&store, "unencrypted_volumes"),
+            columns_of(&store, "ec2_volumes")
+        );
+        assert_eq!(columns_of(&store, "imdsv1_instances").len(), 21);
+        assert_eq!(columns_of(&store, "unencrypted_volumes").len(), 13);
+    }
+
+    /// Every row of the four latest-snapshot audit views, whole.
+    fn audit_rows(conn: &rusqlite::Connection) -> Vec<Vec<rusqlite::types::Value>> {
+        let mut rows = Vec::new();
+        for view in &VIEWS[1..5] {
+            let mut statement = conn
+                .prepare(&format!("SELECT * FROM {view} ORDER BY 1, 2, 3, 4"))
+                .unwrap();
+            let columns = statement.column_count();
+            let found: Vec<Vec<rusqlite::types::Value>> = statement
+                .query_map([], |row| (0..columns).map(|index| row.get(index)).collect())
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            rows.extend(found);
+        }
+        rows
+    }
+
+    /// A file written at schema v3 (before the `*_by_snapshot` views) keeps
+    /// its audit answers, row for row, once opened and migrated.
+    #[test]
+    fn upgrading_a_v3_file_keeps_what_the_audit_views_return() {
+        let (_dir, path) = temp_db();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (version, _, sql) in &crate::migrate::MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "INSERT INTO snapshots (id, started_at, status, tool_version, config_digest)
+                 VALUES (1, '2025-01-31T02:00:00Z', 'running', 'old', 'digest');
+             INSERT INTO ec2_volumes (snapshot_id, account_id, region, volume_id, encrypted)
+                 VALUES (1, '{A}', '{REGION}', 'vol-plain', 0), (1, '{A}', '{REGION}', 'vol-ok', 1);
+             INSERT INTO ec2_instances
+                 (snapshot_id, account_id, region, instance_id, state, imds_http_tokens, security_group_ids)
+                 VALUES (1, '{A}', '{REGION}', 'i-v1', 'running', 'optional', '[\"sg-open\"]');
+             INSERT INTO ec2_security_group_rules
+                 (snapshot_id, account_id, region, group_id, direction, protocol, from_port, to_port, cidr)
+                 VALUES (1, '{A}', '{REGION}', 'sg-open', 'ingress', 'tcp', 22, 22, '0.0.0.0/0');
+             INSERT INTO s3_buckets (snapshot_id, account_id, bucket_name, policy_is_public, public_acl_grants)
+                 VALUES (1, '{A}', 'open-bucket', 1, '[]');
+             UPDATE snapshots SET status = 'complete' WHERE id = 1;"
+        ))
+        .unwrap();
+        let at_v3 = audit_rows(&conn);
+        drop(conn);
+        assert_eq!(at_v3.len(), 4, "one row per view: {at_v3:?}");
+
+        let store = Store::open_for_scan(&path).unwrap();
+        assert_eq!(audit_rows(store.connection()), at_v3);
+        assert_eq!(
+            strings(
+                &store,
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name LIKE '%_by_snapshot'"
+            ),
+            ["4"]
+        );
     }
 
     /// The SQL blocks of the README's cookbook section, in order.
