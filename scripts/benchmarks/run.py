@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -60,9 +61,21 @@ def measured(argv, **kwargs):
     """Runs argv to completion; returns (exit code, wall s, cpu s, peak RSS MB, stdout)."""
     started = time.monotonic()
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), **kwargs)
-    # Read output first (never block on a full pipe), then reap with wait4 for
-    # this child's own resource usage.
-    stdout, stderr = child.stdout.read(), child.stderr.read()
+    # Drain stdout and stderr together: reading one to its end first let the
+    # other's pipe fill, and the child then blocked writing its log lines
+    # (a 2,000-account scan stalled that way). Then reap with wait4 for this
+    # child's own resource usage.
+    drained = {}
+
+    def drain(name, pipe):
+        drained[name] = pipe.read()
+
+    readers = [threading.Thread(target=drain, args=(name, pipe)) for name, pipe in (("out", child.stdout), ("err", child.stderr))]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    stdout, stderr = drained["out"], drained["err"]
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started

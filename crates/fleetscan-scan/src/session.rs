@@ -23,6 +23,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 use aws_smithy_runtime::client::identity::IdentityCache;
 use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
@@ -37,7 +38,16 @@ pub struct BaseAws {
     /// Set when an emulator stands in for AWS: S3 goes path-style.
     pub endpoint_url: Option<String>,
     pub home_region: String,
+    /// For S3 and S3 Control, whose host names are per bucket or per account
+    /// (`bucket.s3.region.amazonaws.com`, `account.s3-control…`): idle
+    /// connections are dropped after a few seconds, so the pool does not keep
+    /// one idle connection per bucket and account ever scanned.
+    pub short_lived_http: SharedHttpClient,
 }
+
+/// How long an idle S3 / S3 Control connection is kept: long enough for the
+/// burst of posture calls of one bucket, short enough not to pile up.
+const SHORT_LIVED_IDLE: Duration = Duration::from_secs(5);
 
 /// Loads the standard AWS credential chain and applies the configuration's
 /// retry, timeout and endpoint settings. Makes no AWS call.
@@ -57,11 +67,15 @@ pub async fn load_base(config: &Config) -> BaseAws {
                 .operation_timeout(config.timeouts.operation)
                 .build(),
         );
-    if let Some(url) = &config.endpoint_url {
-        loader = loader
-            .endpoint_url(url.clone())
-            .http_client(emulator_http_client(url));
-    }
+    let short_lived_http = match &config.endpoint_url {
+        Some(url) => {
+            loader = loader
+                .endpoint_url(url.clone())
+                .http_client(http_client(Some(url), None));
+            http_client(Some(url), Some(SHORT_LIVED_IDLE))
+        }
+        None => http_client(None, Some(SHORT_LIVED_IDLE)),
+    };
     let sdk = loader.load().await;
     let home_region = sdk
         .region()
@@ -70,15 +84,27 @@ pub async fn load_base(config: &Config) -> BaseAws {
         sdk,
         endpoint_url: config.endpoint_url.clone(),
         home_region,
+        short_lived_http,
     }
 }
 
-/// S3 Control puts the account id in front of the endpoint's host
-/// (`123456789012.127.0.0.1`), which no resolver knows. Against an emulator,
-/// resolve any name under the endpoint's host to the endpoint itself.
-fn emulator_http_client(
-    endpoint_url: &str,
-) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+/// An HTTPS client like the SDK's default one (rustls with aws-lc), with an
+/// optional idle timeout for pooled connections.
+///
+/// Against an emulator (`endpoint_url`), S3 Control puts the account id in
+/// front of the endpoint's host (`123456789012.127.0.0.1`), which no resolver
+/// knows: any name under the endpoint's host then resolves to the endpoint.
+fn http_client(endpoint_url: Option<&str>, idle: Option<Duration>) -> SharedHttpClient {
+    let mut builder = aws_smithy_http_client::Builder::new();
+    if let Some(idle) = idle {
+        builder = builder.pool_idle_timeout(idle);
+    }
+    let builder = builder.tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+        aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    let Some(endpoint_url) = endpoint_url else {
+        return builder.build_https();
+    };
     let host = endpoint_url
         .split_once("://")
         .map_or(endpoint_url, |(_, rest)| rest)
@@ -93,13 +119,9 @@ fn emulator_http_client(
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_with_resolver(EndpointAliasResolver {
-            endpoint_host: Arc::new(host),
-        })
+    builder.build_with_resolver(EndpointAliasResolver {
+        endpoint_host: Arc::new(host),
+    })
 }
 
 /// Resolves `<anything>.<endpoint host>` as `<endpoint host>`.
@@ -224,6 +246,7 @@ pub struct AccountSession {
     pub home_region: String,
     sdk: SdkConfig,
     path_style: bool,
+    short_lived_http: SharedHttpClient,
     assume_calls: Arc<AtomicU64>,
     retry_partition: String,
     ec2_clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
@@ -280,6 +303,7 @@ impl AccountSession {
             home_region: base.home_region.clone(),
             sdk,
             path_style: base.endpoint_url.is_some(),
+            short_lived_http: base.short_lived_http.clone(),
             assume_calls,
             retry_partition: format!("fleetscan-{}", request.account_id),
             ec2_clients: Mutex::new(HashMap::new()),
@@ -329,6 +353,7 @@ impl AccountSession {
                 let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
                     .region(Region::new(region.to_string()))
                     .force_path_style(self.path_style)
+                    .http_client(self.short_lived_http.clone())
                     .retry_partition(self.partition("s3"))
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
@@ -339,6 +364,7 @@ impl AccountSession {
     /// The S3 Control client (account-level settings) in the home region.
     pub fn s3control(&self) -> aws_sdk_s3control::Client {
         let conf = aws_sdk_s3control::config::Builder::from(&self.sdk)
+            .http_client(self.short_lived_http.clone())
             .retry_partition(self.partition("s3control"))
             .build();
         aws_sdk_s3control::Client::from_conf(conf)
