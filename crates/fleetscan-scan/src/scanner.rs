@@ -315,16 +315,24 @@ impl Scan<'_> {
     ) -> Result<(bool, bool), StoreError> {
         let mut all_ok = true;
         let mut deadline_reached = false;
+        // Each unit records itself. The loop below must not await the writer
+        // channel: while it waited, the units in `running` went unpolled,
+        // and a unit that had been granted a channel slot but never polled
+        // again kept it forever; with enough such slots across accounts the
+        // channel was full of nothing and every task waited (a 2,000-account
+        // scan stalled that way).
         let mut running = futures::stream::iter(units)
             .map(|plan| async move {
                 let _permit = permits.acquire().await;
-                self.unit(session, plan).await
+                let (unit, hit_deadline) = self.unit(session, plan).await?;
+                let ok = self.record_unit(unit).await?;
+                Ok::<_, StoreError>((ok, hit_deadline))
             })
             .buffer_unordered(self.config.concurrency.per_account);
         while let Some(result) = running.next().await {
-            let (unit, hit_deadline) = result?;
+            let (ok, hit_deadline) = result?;
             deadline_reached |= hit_deadline;
-            all_ok &= self.record_unit(unit).await?;
+            all_ok &= ok;
         }
         Ok((all_ok, deadline_reached))
     }

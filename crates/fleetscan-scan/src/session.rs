@@ -52,6 +52,15 @@ const SHORT_LIVED_IDLE: Duration = Duration::from_secs(5);
 /// Loads the standard AWS credential chain and applies the configuration's
 /// retry, timeout and endpoint settings. Makes no AWS call.
 pub async fn load_base(config: &Config) -> BaseAws {
+    load_base_with(config, None).await
+}
+
+/// [`load_base`] with the caller's credentials given instead of taken from
+/// the standard chain (tests, embedding).
+pub async fn load_base_with(
+    config: &Config,
+    credentials: Option<SharedCredentialsProvider>,
+) -> BaseAws {
     let region_chain = match &config.home_region {
         Some(region) => RegionProviderChain::first_try(Region::new(region.clone())),
         None => RegionProviderChain::default_provider().or_else(Region::from_static("us-east-1")),
@@ -67,6 +76,9 @@ pub async fn load_base(config: &Config) -> BaseAws {
                 .operation_timeout(config.timeouts.operation)
                 .build(),
         );
+    if let Some(credentials) = credentials {
+        loader = loader.credentials_provider(credentials);
+    }
     let short_lived_http = match &config.endpoint_url {
         Some(url) => {
             loader = loader

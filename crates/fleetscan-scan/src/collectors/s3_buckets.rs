@@ -71,11 +71,17 @@ async fn collect(unit: &UnitContext<'_>) -> Result<(), UnitError> {
             break;
         }
     }
-    let mut rows = futures::stream::iter(buckets)
-        .map(|bucket| posture(unit, bucket))
+    // Each bucket's future emits its own row: awaiting the writer here,
+    // between polls of the other buckets, would leave them unpolled (see
+    // the scanner's run_units).
+    let mut emitted = futures::stream::iter(buckets)
+        .map(|bucket| async move {
+            let row = posture(unit, bucket).await;
+            unit.emitter.emit(Row::S3Bucket(row)).await
+        })
         .buffer_unordered(unit.config.concurrency.per_bucket);
-    while let Some(row) = rows.next().await {
-        unit.emitter.emit(Row::S3Bucket(row)).await?;
+    while let Some(result) = emitted.next().await {
+        result?;
     }
     Ok(())
 }
