@@ -313,6 +313,7 @@ def scenario_memory(args, results):
         "rss_mb_2000_accounts": large_rss,
         "ratio": large_rss / small_rss,
         "rows_2000_accounts": large[0]["rows"],
+        "runs": len(large),
         "target": "RSS(2000) <= 1.3 x RSS(200) and <= 200 MB",
         "met": large_rss <= 1.3 * small_rss and large_rss <= 200,
     }
@@ -383,14 +384,14 @@ def machine():
 
 def write_markdown(results, path):
     lines = ["# fleetscan benchmark results", "", f"Run {results['date']} on {results['machine']['cores']} cores ({results['machine']['cpu']}), {results['machine']['memory']}.", ""]
-    lines.append(f"Release builds; timings are medians of {results['runs']} run(s); ratios come from the same run.")
+    lines.append("Release builds; timings are medians of the runs given per scenario; ratios come from the same run.")
     lines.append("")
     if "floor" in results:
         f = results["floor"]
         lines += [
             "## 1. Floor",
             "",
-            f"{f['fleet']['active_members']} accounts × {len(f['spec']['regions'])} regions × {f['spec']['instances_per_region']} instances, {f['spec']['buckets_per_account']} buckets per account, {f['latency_ms']} ms per call, concurrency {f['concurrency']}.",
+            f"{f['fleet']['active_members']} accounts × {len(f['spec']['regions'])} regions × {f['spec']['instances_per_region']} instances, {f['spec']['buckets_per_account']} buckets per account, {f['latency_ms']} ms per call, concurrency {f['concurrency']}; median of {len(f['runs'])} run(s).",
             "",
             "| measured wall | floor | critical path | throughput bound | ratio | target | met |",
             "|---|---|---|---|---|---|---|",
@@ -411,6 +412,8 @@ def write_markdown(results, path):
             "| peak RSS, 200 accounts | peak RSS, 2,000 accounts | ratio | target | met |",
             "|---|---|---|---|---|",
             f"| {m['rss_mb_200_accounts']:.1f} MB | {m['rss_mb_2000_accounts']:.1f} MB | {m['ratio']:.2f} | ≤ 1.3 and ≤ 200 MB | {'yes' if m['met'] else 'no'} |",
+            "",
+            f"Median of {m.get('runs', 1)} run(s) per size.",
             "",
         ]
     if "largest" in results:
@@ -450,6 +453,8 @@ def write_markdown(results, path):
             "(The baseline stores one JSON row per resource and flattens nothing, so it does less work per resource than fleetscan.)",
             "",
         ]
+    if results.get("notes"):
+        lines += ["## Notes", ""] + [f"- {note}" for note in results["notes"]] + [""]
     path.write_text("\n".join(lines))
 
 
