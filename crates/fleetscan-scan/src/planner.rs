@@ -89,6 +89,11 @@ pub enum PlanError {
     },
 }
 
+/// Wraps a failed Organizations call as the planner's error for `operation`.
+fn org_error(operation: &'static str) -> impl Fn(AwsFailure) -> PlanError {
+    move |failure| PlanError::Organizations { operation, failure }
+}
+
 /// Lists the organization (when enabled) and selects the targets.
 pub async fn plan(config: &Config, base: &BaseAws) -> Result<Plan, PlanError> {
     let listing = if config.organization.enabled {
@@ -100,9 +105,6 @@ pub async fn plan(config: &Config, base: &BaseAws) -> Result<Plan, PlanError> {
 }
 
 async fn list_organization(config: &Config, client: &OrgClient) -> Result<OrgListing, PlanError> {
-    let org_error = |operation: &'static str| {
-        move |failure: AwsFailure| PlanError::Organizations { operation, failure }
-    };
     let organization = client
         .describe_organization()
         .send()
@@ -188,15 +190,12 @@ const WALK_CONCURRENCY: usize = 4;
 /// concurrently): child OUs with `ListOrganizationalUnitsForParent` (which also
 /// gives their names), accounts with `ListAccountsForParent`.
 async fn walk_tree(client: &OrgClient, page_size: i32) -> Result<OrgTree, PlanError> {
-    let err = |operation: &'static str| {
-        move |failure: AwsFailure| PlanError::Organizations { operation, failure }
-    };
     let roots = client
         .list_roots()
         .send()
         .await
         .map_err(|e| classify(&e))
-        .map_err(err("ListRoots"))?;
+        .map_err(org_error("ListRoots"))?;
     let mut tree = OrgTree::default();
     // (node id, path of names, ancestor ids nearest first including the node)
     let mut level: Vec<(String, String, Vec<String>)> = roots
@@ -242,9 +241,6 @@ async fn list_children(
     parent: &str,
     page_size: i32,
 ) -> Result<(Vec<(String, String)>, Vec<OrgAccount>), PlanError> {
-    let err = |operation: &'static str| {
-        move |failure: AwsFailure| PlanError::Organizations { operation, failure }
-    };
     let mut ous = Vec::new();
     let mut guard = PageGuard::new("ListOrganizationalUnitsForParent");
     let mut token = None;
@@ -257,14 +253,14 @@ async fn list_children(
             .send()
             .await
             .map_err(|e| classify(&e))
-            .map_err(err("ListOrganizationalUnitsForParent"))?;
+            .map_err(org_error("ListOrganizationalUnitsForParent"))?;
         for ou in page.organizational_units() {
             let Some(id) = ou.id() else { continue };
             ous.push((id.to_string(), ou.name().unwrap_or(id).to_string()));
         }
         token = guard
             .next(page.next_token().map(str::to_string))
-            .map_err(err("ListOrganizationalUnitsForParent"))?;
+            .map_err(org_error("ListOrganizationalUnitsForParent"))?;
         if token.is_none() {
             break;
         }
@@ -281,17 +277,17 @@ async fn list_children(
             .send()
             .await
             .map_err(|e| classify(&e))
-            .map_err(err("ListAccountsForParent"))?;
+            .map_err(org_error("ListAccountsForParent"))?;
         for account in page.accounts() {
             accounts.push(
                 org_account(account)
                     .ok_or_else(|| missing_id("ListAccountsForParent"))
-                    .map_err(err("ListAccountsForParent"))?,
+                    .map_err(org_error("ListAccountsForParent"))?,
             );
         }
         token = guard
             .next(page.next_token().map(str::to_string))
-            .map_err(err("ListAccountsForParent"))?;
+            .map_err(org_error("ListAccountsForParent"))?;
         if token.is_none() {
             return Ok((ous, accounts));
         }
