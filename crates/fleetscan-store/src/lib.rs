@@ -6,6 +6,7 @@
 
 pub mod diff;
 mod error;
+mod insert;
 mod migrate;
 mod prune;
 pub mod report;

@@ -24,6 +24,10 @@ pub const RESOURCE_TABLES: &[&str] = &[
     "s3_account_public_access_block",
 ];
 
+/// Prepared statements kept per connection: every statement the writer and
+/// the diff run over and over fits.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+
 /// The one SQLite file holding every snapshot.
 pub struct Store {
     pub(crate) conn: Connection,
@@ -262,6 +266,10 @@ impl Store {
         // A reader may meet a scan's write transaction: wait rather than fail.
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .context(path, "configure")?;
+        // The diff alone cycles through some thirty statements per account;
+        // with rusqlite's default of 16 cached statements each of them was
+        // parsed and planned again for every account.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         // The first statement is the one that notices a file that is not SQLite.
         migrate::schema_version(&conn, path)?;
         // Cascading deletes (prune) need foreign keys, which SQLite leaves off
