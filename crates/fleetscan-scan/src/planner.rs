@@ -105,37 +105,46 @@ pub async fn plan(config: &Config, base: &BaseAws) -> Result<Plan, PlanError> {
 }
 
 async fn list_organization(config: &Config, client: &OrgClient) -> Result<OrgListing, PlanError> {
-    let organization = client
-        .describe_organization()
-        .send()
-        .await
-        .map_err(|err| classify(&err))
-        .map_err(org_error("DescribeOrganization"))?;
-    let management_account_id = organization
+    let org = &config.organization;
+    let page_size = config.page_size.organizations;
+    let needs_tree = !org.include_ous.is_empty() || !org.exclude_ous.is_empty() || org.ou_paths;
+    // The organization, the account list and the OU tree do not depend on
+    // one another: they are asked at once (the account list alone is one
+    // round trip per 20 accounts). Errors are then reported in a fixed order.
+    let describe = async {
+        client
+            .describe_organization()
+            .send()
+            .await
+            .map_err(|err| classify(&err))
+            .map_err(org_error("DescribeOrganization"))
+    };
+    let tree = async {
+        if needs_tree {
+            walk_tree(client, page_size).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let accounts = async {
+        if org.include_ous.is_empty() {
+            list_accounts(client, page_size)
+                .await
+                .map(Some)
+                .map_err(org_error("ListAccounts"))
+        } else {
+            Ok(None)
+        }
+    };
+    let (organization, tree, accounts) = futures::join!(describe, tree, accounts);
+    let management_account_id = organization?
         .organization()
         .and_then(|o| o.master_account_id())
         .map(str::to_string);
-
-    let org = &config.organization;
-    let needs_tree = !org.include_ous.is_empty() || !org.exclude_ous.is_empty() || org.ou_paths;
-    let tree = if needs_tree {
-        Some(walk_tree(client, config.page_size.organizations).await?)
-    } else {
-        None
-    };
-    let accounts = if org.include_ous.is_empty() {
-        Some(
-            list_accounts(client, config.page_size.organizations)
-                .await
-                .map_err(org_error("ListAccounts"))?,
-        )
-    } else {
-        None
-    };
     Ok(OrgListing {
         management_account_id,
-        accounts,
-        tree,
+        accounts: accounts?,
+        tree: tree?,
     })
 }
 
@@ -235,12 +244,25 @@ async fn walk_tree(client: &OrgClient, page_size: i32) -> Result<OrgTree, PlanEr
     Ok(tree)
 }
 
-/// The child OUs (id, name) and the accounts directly under one parent.
+/// The child OUs (id, name) and the accounts directly under one parent,
+/// both listed at once.
 async fn list_children(
     client: &OrgClient,
     parent: &str,
     page_size: i32,
 ) -> Result<(Vec<(String, String)>, Vec<OrgAccount>), PlanError> {
+    let (ous, accounts) = futures::join!(
+        child_ous(client, parent, page_size),
+        child_accounts(client, parent, page_size)
+    );
+    Ok((ous?, accounts?))
+}
+
+async fn child_ous(
+    client: &OrgClient,
+    parent: &str,
+    page_size: i32,
+) -> Result<Vec<(String, String)>, PlanError> {
     let mut ous = Vec::new();
     let mut guard = PageGuard::new("ListOrganizationalUnitsForParent");
     let mut token = None;
@@ -262,9 +284,16 @@ async fn list_children(
             .next(page.next_token().map(str::to_string))
             .map_err(org_error("ListOrganizationalUnitsForParent"))?;
         if token.is_none() {
-            break;
+            return Ok(ous);
         }
     }
+}
+
+async fn child_accounts(
+    client: &OrgClient,
+    parent: &str,
+    page_size: i32,
+) -> Result<Vec<OrgAccount>, PlanError> {
     let mut accounts = Vec::new();
     let mut guard = PageGuard::new("ListAccountsForParent");
     let mut token = None;
@@ -289,7 +318,7 @@ async fn list_children(
             .next(page.next_token().map(str::to_string))
             .map_err(org_error("ListAccountsForParent"))?;
         if token.is_none() {
-            return Ok((ous, accounts));
+            return Ok(accounts);
         }
     }
 }

@@ -3,6 +3,10 @@
 //! with a recorded outcome; one failing unit or account never stops the others.
 //! Only a failing writer (the database) stops the scan.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use fleetscan_store::rows::{AccountRow, AccountStatus, Row, ScanUnitRow, UnitStatus};
@@ -41,40 +45,45 @@ pub struct ScanReport {
     pub deadline_reached: bool,
 }
 
-struct Scan<'a> {
-    config: &'a Config,
-    base: &'a BaseAws,
+struct Scan {
+    config: Arc<Config>,
+    base: BaseAws,
     sink: RowSink,
-    reporter: &'a dyn Reporter,
+    reporter: Arc<dyn Reporter>,
     session_name: String,
     deadline: Option<tokio::time::Instant>,
 }
 
 /// Scans every target and writes accounts, units and resources to `sink`.
+///
+/// Units run as tasks of their own on the runtime's worker threads (parsing
+/// responses is most of a scan's CPU time); dropping the returned future
+/// cancels every unit still running.
 pub async fn scan(
-    config: &Config,
-    base: &BaseAws,
+    config: Arc<Config>,
+    base: BaseAws,
     targets: &[Target],
     snapshot_id: i64,
     sink: RowSink,
-    reporter: &dyn Reporter,
+    reporter: Arc<dyn Reporter>,
 ) -> Result<ScanReport, StoreError> {
-    let scan = Scan {
-        config,
-        base,
-        sink,
-        reporter,
+    let concurrency = config.concurrency.accounts;
+    let scan = Arc::new(Scan {
         session_name: config.role.session_name_for(&snapshot_id.to_string()),
         deadline: config
             .timeouts
             .scan
             .map(|d| tokio::time::Instant::now() + d),
-    };
-    reporter.scan_started(targets.len());
+        config,
+        base,
+        sink,
+        reporter,
+    });
+    scan.reporter.scan_started(targets.len());
     let mut report = ScanReport::default();
     let mut accounts = futures::stream::iter(targets)
         .map(|target| scan.account(target))
-        .buffer_unordered(config.concurrency.accounts);
+        .buffer_unordered(concurrency);
     while let Some(result) = accounts.next().await {
         let (account_id, assume_calls, deadline_reached) = result?;
         report.assume_calls.push((account_id, assume_calls));
@@ -92,13 +101,46 @@ async fn within<F: Future>(deadline: Option<tokio::time::Instant>, fut: F) -> Op
     }
 }
 
+/// A spawned task whose result is awaited like a future's; dropping it
+/// aborts the task, so a cancelled scan leaves nothing running behind it.
+struct OwnedTask<T>(tokio::task::JoinHandle<T>);
+
+impl<T: Send + 'static> OwnedTask<T> {
+    fn spawn(future: impl Future<Output = T> + Send + 'static) -> Self {
+        OwnedTask(tokio::spawn(future))
+    }
+}
+
+impl<T> Drop for OwnedTask<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for OwnedTask<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match Pin::new(&mut self.0).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(value)) => Poll::Ready(value),
+            // A panic in the task is a panic of the scan, as it was before
+            // units became tasks.
+            Poll::Ready(Err(err)) => match err.try_into_panic() {
+                Ok(payload) => std::panic::resume_unwind(payload),
+                Err(_) => panic!("a scan task was cancelled while the scan awaited it"),
+            },
+        }
+    }
+}
+
 /// One unit to run.
 struct UnitPlan {
     region: String,
     collector: &'static CollectorSpec,
 }
 
-impl Scan<'_> {
+impl Scan {
     async fn send(&self, row: Row) -> Result<(), StoreError> {
         self.sink.send(vec![row]).await
     }
@@ -134,7 +176,7 @@ impl Scan<'_> {
     }
 
     /// Scans one account; returns (account id, AssumeRole calls, deadline reached).
-    async fn account(&self, target: &Target) -> Result<(String, u64, bool), StoreError> {
+    async fn account(self: &Arc<Self>, target: &Target) -> Result<(String, u64, bool), StoreError> {
         let account_id = target.account_id.clone();
         self.reporter.account_started(&account_id);
         let request = RoleRequest {
@@ -145,7 +187,8 @@ impl Scan<'_> {
             session_duration: self.config.role.session_duration,
             refresh_buffer: self.config.role.refresh_buffer,
         };
-        let session = match within(self.deadline, AccountSession::assume(self.base, &request)).await
+        let session = match within(self.deadline, AccountSession::assume(&self.base, &request))
+            .await
         {
             None => {
                 let row = self.account_row(
@@ -166,13 +209,13 @@ impl Scan<'_> {
                 self.finish_account(row).await?;
                 return Ok((account_id, 1, false));
             }
-            Some(Ok(session)) => session,
+            Some(Ok(session)) => Arc::new(session),
         };
 
         // Global units (S3) do not depend on the region list: they start at
         // once, beside region discovery and the regional units that follow
         // it. One semaphore keeps the account within `per_account` units.
-        let permits = Semaphore::new(self.config.concurrency.per_account);
+        let permits = Arc::new(Semaphore::new(self.config.concurrency.per_account));
         let global: Vec<UnitPlan> = self
             .config
             .collectors
@@ -209,9 +252,9 @@ impl Scan<'_> {
     /// selected regions that are not enabled, then runs the regional units.
     /// Returns (every unit succeeded, deadline reached).
     async fn regional(
-        &self,
-        session: &AccountSession,
-        permits: &Semaphore,
+        self: &Arc<Self>,
+        session: &Arc<AccountSession>,
+        permits: &Arc<Semaphore>,
     ) -> Result<(bool, bool), StoreError> {
         let regional: Vec<&'static CollectorSpec> = self
             .config
@@ -308,10 +351,10 @@ impl Scan<'_> {
     /// Runs units (each holding one of the account's permits) and records
     /// each as it ends. Returns (every unit succeeded, deadline reached).
     async fn run_units(
-        &self,
-        session: &AccountSession,
+        self: &Arc<Self>,
+        session: &Arc<AccountSession>,
         units: Vec<UnitPlan>,
-        permits: &Semaphore,
+        permits: &Arc<Semaphore>,
     ) -> Result<(bool, bool), StoreError> {
         let mut all_ok = true;
         let mut deadline_reached = false;
@@ -322,11 +365,15 @@ impl Scan<'_> {
         // channel was full of nothing and every task waited (a 2,000-account
         // scan stalled that way).
         let mut running = futures::stream::iter(units)
-            .map(|plan| async move {
-                let _permit = permits.acquire().await;
-                let (unit, hit_deadline) = self.unit(session, plan).await?;
-                let ok = self.record_unit(unit).await?;
-                Ok::<_, StoreError>((ok, hit_deadline))
+            .map(|plan| {
+                let (scan, session, permits) =
+                    (Arc::clone(self), Arc::clone(session), Arc::clone(permits));
+                OwnedTask::spawn(async move {
+                    let _permit = permits.acquire().await;
+                    let (unit, hit_deadline) = scan.unit(&session, plan).await?;
+                    let ok = scan.record_unit(unit).await?;
+                    Ok::<_, StoreError>((ok, hit_deadline))
+                })
             })
             .buffer_unordered(self.config.concurrency.per_account);
         while let Some(result) = running.next().await {
@@ -347,7 +394,7 @@ impl Scan<'_> {
         let context = UnitContext::new(
             session,
             &plan.region,
-            self.config,
+            &self.config,
             Emitter::new(self.sink.clone()),
         );
         let outcome = within(self.deadline, (plan.collector.collect)(&context)).await;

@@ -54,12 +54,12 @@ async fn a_full_writer_channel_never_stalls_the_scan() {
     let snapshot = store.begin_snapshot(&meta).unwrap();
     let (sink, writer) = store.spawn_writer(snapshot, 1);
     let scan = scanner::scan(
-        &config,
-        &base,
+        std::sync::Arc::new(config.clone()),
+        base.clone(),
         &plan.targets,
         snapshot,
         sink,
-        &scanner::NoReporter,
+        std::sync::Arc::new(scanner::NoReporter),
     );
     let report = tokio::time::timeout(Duration::from_secs(150), scan)
         .await

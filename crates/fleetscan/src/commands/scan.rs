@@ -2,6 +2,7 @@
 //! summary. Exit 0 complete, 3 partial, 1 failed, 2 configuration error.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, anyhow};
@@ -74,13 +75,19 @@ fn scan(
     let runtime = super::runtime()?;
 
     let base = runtime.block_on(fleetscan_scan::session::load_base(&config));
-    let caller_arn = runtime
-        .block_on(fleetscan_scan::caller_arn(&base))
-        .map_err(|failure| {
-            anyhow!("the AWS credentials cannot be used (sts:GetCallerIdentity): {failure}")
-        })?;
-    tracing::info!(caller = %caller_arn, "planning");
-    let plan = match runtime.block_on(planner::plan(&config, &base)) {
+    // Who we are and what to scan are asked at the same time (each is a
+    // round trip or more); a credentials failure is still reported first.
+    let (caller_arn, plan) = runtime.block_on(async {
+        tokio::join!(
+            fleetscan_scan::caller_arn(&base),
+            planner::plan(&config, &base)
+        )
+    });
+    let caller_arn = caller_arn.map_err(|failure| {
+        anyhow!("the AWS credentials cannot be used (sts:GetCallerIdentity): {failure}")
+    })?;
+    tracing::info!(caller = %caller_arn, "planned");
+    let plan = match plan {
         Ok(plan) => plan,
         Err(planner::PlanError::Config(err)) => return Err(err.into()),
         Err(err) => return Err(err).context("could not list the organization's accounts"),
@@ -105,10 +112,17 @@ fn scan(
     record.left_out_by_plan = plan.skipped.len();
     tracing::info!(snapshot = snapshot_id, accounts = plan.targets.len(), db = %db_path.display(), "scan started");
     let (sink, writer) = store.spawn_writer(snapshot_id, WRITER_CHANNEL);
-    let reporter = ScanReporter::new(wants_bar(global.no_progress));
+    let reporter = Arc::new(ScanReporter::new(wants_bar(global.no_progress)));
 
     let outcome = runtime.block_on(async {
-        let scan = scanner::scan(&config, &base, &plan.targets, snapshot_id, sink, &reporter);
+        let scan = scanner::scan(
+            Arc::new(config.clone()),
+            base.clone(),
+            &plan.targets,
+            snapshot_id,
+            sink,
+            reporter.clone(),
+        );
         tokio::select! {
             result = scan => Some(result),
             () = shutdown_signal() => None,
