@@ -6,6 +6,7 @@ pub mod check;
 pub mod classify;
 pub mod collectors;
 pub mod config;
+pub mod endpoint_cache;
 pub mod paginate;
 pub mod planner;
 pub mod regions;

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -22,8 +22,16 @@ use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 use aws_smithy_runtime::client::identity::IdentityCache;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
@@ -79,15 +87,12 @@ pub async fn load_base_with(
     if let Some(credentials) = credentials {
         loader = loader.credentials_provider(credentials);
     }
-    let short_lived_http = match &config.endpoint_url {
-        Some(url) => {
-            loader = loader
-                .endpoint_url(url.clone())
-                .http_client(http_client(Some(url), None));
-            http_client(Some(url), Some(SHORT_LIVED_IDLE))
-        }
-        None => http_client(None, Some(SHORT_LIVED_IDLE)),
-    };
+    let endpoint_url = config.endpoint_url.as_deref();
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader = loader.http_client(http_client(endpoint_url, None));
+    let short_lived_http = http_client(endpoint_url, Some(SHORT_LIVED_IDLE));
     let sdk = loader.load().await;
     let home_region = sdk
         .region()
@@ -115,7 +120,7 @@ fn http_client(endpoint_url: Option<&str>, idle: Option<Duration>) -> SharedHttp
         aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
     ));
     let Some(endpoint_url) = endpoint_url else {
-        return builder.build_https();
+        return WarmOnce::wrap(builder.build_https());
     };
     let host = endpoint_url
         .split_once("://")
@@ -131,9 +136,69 @@ fn http_client(endpoint_url: Option<&str>, idle: Option<Duration>) -> SharedHttp
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    builder.build_with_resolver(EndpointAliasResolver {
+    WarmOnce::wrap(builder.build_with_resolver(EndpointAliasResolver {
         endpoint_host: Arc::new(host),
-    })
+    }))
+}
+
+/// An HTTP client that is validated once, however many SDK clients use it.
+///
+/// Every SDK client built asks its HTTP client to validate itself, and the
+/// hyper client answers by building a whole TLS configuration (root
+/// certificates included) that it then throws away. A scan builds several
+/// clients per account (EC2 per region, S3, S3 Control, STS), so that alone
+/// was about 5% of a scan's CPU. The first validation still happens (so a
+/// broken TLS setup fails early); later ones are skipped. The connectors that
+/// carry requests are cached per settings by the inner client either way.
+#[derive(Debug)]
+struct WarmOnce {
+    inner: SharedHttpClient,
+    validated: AtomicBool,
+}
+
+impl WarmOnce {
+    fn wrap(inner: SharedHttpClient) -> SharedHttpClient {
+        SharedHttpClient::new(WarmOnce {
+            inner,
+            validated: AtomicBool::new(false),
+        })
+    }
+}
+
+impl HttpClient for WarmOnce {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.inner.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        runtime_components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.validated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.inner
+            .validate_base_client_config(runtime_components, cfg)?;
+        self.validated.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn validate_final_config(
+        &self,
+        runtime_components: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.inner.validate_final_config(runtime_components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
 }
 
 /// Resolves `<anything>.<endpoint host>` as `<endpoint host>`.
@@ -365,6 +430,7 @@ impl AccountSession {
                 let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
                     .region(Region::new(region.to_string()))
                     .force_path_style(self.path_style)
+                    .endpoint_resolver(crate::endpoint_cache::CachedEndpoints::s3())
                     .http_client(self.short_lived_http.clone())
                     .retry_partition(self.partition("s3"))
                     .build();
@@ -415,6 +481,65 @@ fn assume_failure(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// An HTTP client that counts its validations and carries no request.
+    #[derive(Debug, Default)]
+    struct CountingClient {
+        validations: Arc<AtomicU64>,
+    }
+
+    impl HttpClient for CountingClient {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            unreachable!("no request is sent in this test")
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &RuntimeComponentsBuilder,
+            _: &ConfigBag,
+        ) -> Result<(), BoxError> {
+            self.validations.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn many_clients_validate_the_shared_http_client_once() {
+        let validations = Arc::new(AtomicU64::new(0));
+        let counting = || {
+            SharedHttpClient::new(CountingClient {
+                validations: Arc::clone(&validations),
+            })
+        };
+        let sdk_with = |http: SharedHttpClient| {
+            SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .http_client(http)
+                .build()
+        };
+        let build_clients = |sdk: &SdkConfig| {
+            for region in ["us-east-1", "eu-west-1", "ap-southeast-2"] {
+                let conf = aws_sdk_ec2::config::Builder::from(sdk)
+                    .region(Region::new(region))
+                    .build();
+                let _ = aws_sdk_ec2::Client::from_conf(conf);
+            }
+            let _ = aws_sdk_s3::Client::new(sdk);
+        };
+
+        // Unwrapped, every client validates (and the hyper client builds a
+        // TLS configuration each time): the behaviour WarmOnce exists for.
+        build_clients(&sdk_with(counting()));
+        assert_eq!(validations.swap(0, Ordering::Relaxed), 4);
+
+        build_clients(&sdk_with(WarmOnce::wrap(counting())));
+        assert_eq!(validations.load(Ordering::Relaxed), 1);
+    }
 
     /// When the cache refreshes credentials reported with `reported`, given
     /// the buffer it was built with: between (reported - buffer) and
