@@ -13,6 +13,9 @@ use clap::{Parser, Subcommand};
 
 use crate::exit::ExitStatus;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetscan",
