@@ -402,6 +402,39 @@ fn present_fields(resource: &ResourceType, record: &Record, kind: ChangeKind) ->
         .collect()
 }
 
+/// Page cache of the connection during a diff, in KiB (SQLite's default is
+/// 2,000). The diff walks accounts in sorted order and fetches each row by
+/// key; rows of accounts scanned side by side share table pages, so the
+/// next account mostly needs the pages the previous one read. With the
+/// default cache they were already evicted and every row cost a read from
+/// the file (at 1,000,000 instances a side, a third of the diff's time).
+/// Fixed, so the diff's memory stays flat whatever the snapshot size.
+const DIFF_CACHE_KIB: i64 = 16 * 1024;
+
+/// Gives the diff's page cache back when the diff ends, whatever happens.
+struct CacheSize<'a> {
+    conn: &'a Connection,
+    previous: i64,
+}
+
+impl<'a> CacheSize<'a> {
+    fn set(conn: &'a Connection, path: &Path, kib: i64) -> Result<CacheSize<'a>, StoreError> {
+        let previous: i64 = conn
+            .query_row("PRAGMA cache_size", [], |row| row.get(0))
+            .context(path, "configure")?;
+        conn.pragma_update(None, "cache_size", -kib)
+            .context(path, "configure")?;
+        Ok(CacheSize { conn, previous })
+    }
+}
+
+impl Drop for CacheSize<'_> {
+    fn drop(&mut self) {
+        // Shrinking frees the pages; failing to costs memory, not results.
+        let _ = self.conn.pragma_update(None, "cache_size", self.previous);
+    }
+}
+
 /// Detaches the other database file when the diff ends, whatever happens.
 struct Attachment<'a> {
     conn: &'a Connection,
@@ -432,7 +465,17 @@ impl Store {
         on_change: &mut dyn FnMut(&Change) -> io::Result<()>,
     ) -> Result<DiffOutcome, StoreError> {
         let path = self.path.as_path();
+        let _cache = CacheSize::set(&self.conn, path, DIFF_CACHE_KIB)?;
         let (old_schema, old_path, _attachment) = self.attach_old(old_db)?;
+        if old_schema != "main" {
+            // The attached file has a cache of its own, freed when it is detached.
+            self.conn
+                .execute_batch(&format!(
+                    "PRAGMA {old_schema}.cache_size = {}",
+                    -DIFF_CACHE_KIB
+                ))
+                .context(&old_path, "configure")?;
+        }
         self.check_usable("main", path, new_id)?;
         self.check_usable(old_schema, &old_path, old_id)?;
 

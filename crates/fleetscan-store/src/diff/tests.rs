@@ -339,6 +339,37 @@ fn the_old_side_may_come_from_another_database_file() {
 }
 
 #[test]
+fn diff_gives_its_page_cache_back_even_when_it_fails() {
+    let (_dir, store, old, new) = two_snapshots();
+    let cache_size = || -> i64 {
+        store
+            .connection()
+            .query_row("PRAGMA cache_size", [], |row| row.get(0))
+            .unwrap()
+    };
+    let before = cache_size();
+    assert_ne!(before, -DIFF_CACHE_KIB);
+    let mut sizes_seen = Vec::new();
+    store
+        .diff(None, old, new, &mut |_| {
+            sizes_seen.push(cache_size());
+            Ok(())
+        })
+        .unwrap();
+    assert!(sizes_seen.iter().all(|size| *size == -DIFF_CACHE_KIB));
+    assert!(!sizes_seen.is_empty());
+    assert_eq!(cache_size(), before);
+    let failing = store.diff(None, old, new, &mut |_| {
+        Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "reader went away",
+        ))
+    });
+    assert!(matches!(failing, Err(StoreError::Output { .. })));
+    assert_eq!(cache_size(), before);
+}
+
+#[test]
 fn unknown_and_unusable_snapshots_are_refused() {
     let (_dir, mut store, old, _new) = two_snapshots();
     let running = store.begin_snapshot(&meta()).unwrap();
