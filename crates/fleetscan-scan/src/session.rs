@@ -46,16 +46,54 @@ pub struct BaseAws {
     /// Set when an emulator stands in for AWS: S3 goes path-style.
     pub endpoint_url: Option<String>,
     pub home_region: String,
-    /// For S3 and S3 Control, whose host names are per bucket or per account
-    /// (`bucket.s3.region.amazonaws.com`, `account.s3-control…`): idle
-    /// connections are dropped after a few seconds, so the pool does not keep
-    /// one idle connection per bucket and account ever scanned.
-    pub short_lived_http: SharedHttpClient,
+    /// For S3, whose host names are per bucket
+    /// (`bucket.s3.region.amazonaws.com`): see [`S3_POOL`] and
+    /// [`PATH_STYLE_S3_POOL`].
+    pub s3_http: SharedHttpClient,
+    /// For S3 Control, whose host names are per account: see [`S3_CONTROL_POOL`].
+    pub s3control_http: SharedHttpClient,
 }
 
-/// How long an idle S3 / S3 Control connection is kept: long enough for the
-/// burst of posture calls of one bucket, short enough not to pile up.
-const SHORT_LIVED_IDLE: Duration = Duration::from_secs(5);
+/// How an HTTP client keeps idle connections.
+#[derive(Debug, Clone, Copy)]
+struct Pool {
+    /// Dropped after this long idle (`None`: the client's default, 90 s).
+    idle: Option<Duration>,
+    /// At most this many idle connections per host (`None`: no limit).
+    max_idle_per_host: Option<usize>,
+}
+
+/// EC2, STS and Organizations: a handful of hosts (one per region), reused
+/// for the whole scan.
+const DEFAULT_POOL: Pool = Pool {
+    idle: None,
+    max_idle_per_host: None,
+};
+
+/// S3 with virtual-hosted names (AWS): a bucket's posture calls run at
+/// once, so each opens its own connection, and the bucket's host is not seen
+/// again. Idle connections go after a second and a host keeps few, so the
+/// pool does not grow with the buckets scanned per second (each idle
+/// connection holds its buffers: 2,000 of them were ~50 MB).
+const S3_POOL: Pool = Pool {
+    idle: Some(Duration::from_secs(1)),
+    max_idle_per_host: Some(8),
+};
+
+/// S3 with path-style names (an emulator): every bucket is on one host, whose
+/// idle connections are reused; at most as many as the scan has S3 calls in
+/// flight, which the configured concurrency bounds.
+const PATH_STYLE_S3_POOL: Pool = Pool {
+    idle: Some(Duration::from_secs(5)),
+    max_idle_per_host: None,
+};
+
+/// S3 Control: one call per account, on a host of the account's own; an
+/// idle connection would never be used again.
+const S3_CONTROL_POOL: Pool = Pool {
+    idle: None,
+    max_idle_per_host: Some(0),
+};
 
 /// Loads the standard AWS credential chain and applies the configuration's
 /// retry, timeout and endpoint settings. Makes no AWS call.
@@ -91,8 +129,7 @@ pub async fn load_base_with(
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    loader = loader.http_client(http_client(endpoint_url, None));
-    let short_lived_http = http_client(endpoint_url, Some(SHORT_LIVED_IDLE));
+    loader = loader.http_client(http_client(endpoint_url, DEFAULT_POOL));
     let sdk = loader.load().await;
     let home_region = sdk
         .region()
@@ -101,20 +138,31 @@ pub async fn load_base_with(
         sdk,
         endpoint_url: config.endpoint_url.clone(),
         home_region,
-        short_lived_http,
+        s3_http: http_client(
+            endpoint_url,
+            if endpoint_url.is_some() {
+                PATH_STYLE_S3_POOL
+            } else {
+                S3_POOL
+            },
+        ),
+        s3control_http: http_client(endpoint_url, S3_CONTROL_POOL),
     }
 }
 
-/// An HTTPS client like the SDK's default one (rustls with aws-lc), with an
-/// optional idle timeout for pooled connections.
+/// An HTTPS client like the SDK's default one (rustls with aws-lc), with the
+/// given [`Pool`] policy for idle connections.
 ///
 /// Against an emulator (`endpoint_url`), S3 Control puts the account id in
 /// front of the endpoint's host (`123456789012.127.0.0.1`), which no resolver
 /// knows: any name under the endpoint's host then resolves to the endpoint.
-fn http_client(endpoint_url: Option<&str>, idle: Option<Duration>) -> SharedHttpClient {
+fn http_client(endpoint_url: Option<&str>, pool: Pool) -> SharedHttpClient {
     let mut builder = aws_smithy_http_client::Builder::new();
-    if let Some(idle) = idle {
+    if let Some(idle) = pool.idle {
         builder = builder.pool_idle_timeout(idle);
+    }
+    if let Some(max) = pool.max_idle_per_host {
+        builder = builder.pool_max_idle_per_host(max);
     }
     let builder = builder.tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
         aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
@@ -323,7 +371,8 @@ pub struct AccountSession {
     pub home_region: String,
     sdk: SdkConfig,
     path_style: bool,
-    short_lived_http: SharedHttpClient,
+    s3_http: SharedHttpClient,
+    s3control_http: SharedHttpClient,
     assume_calls: Arc<AtomicU64>,
     retry_partition: String,
     ec2_clients: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
@@ -380,7 +429,8 @@ impl AccountSession {
             home_region: base.home_region.clone(),
             sdk,
             path_style: base.endpoint_url.is_some(),
-            short_lived_http: base.short_lived_http.clone(),
+            s3_http: base.s3_http.clone(),
+            s3control_http: base.s3control_http.clone(),
             assume_calls,
             retry_partition: format!("fleetscan-{}", request.account_id),
             ec2_clients: Mutex::new(HashMap::new()),
@@ -431,7 +481,7 @@ impl AccountSession {
                     .region(Region::new(region.to_string()))
                     .force_path_style(self.path_style)
                     .endpoint_resolver(crate::endpoint_cache::CachedEndpoints::s3())
-                    .http_client(self.short_lived_http.clone())
+                    .http_client(self.s3_http.clone())
                     .retry_partition(self.partition("s3"))
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
@@ -442,7 +492,7 @@ impl AccountSession {
     /// The S3 Control client (account-level settings) in the home region.
     pub fn s3control(&self) -> aws_sdk_s3control::Client {
         let conf = aws_sdk_s3control::config::Builder::from(&self.sdk)
-            .http_client(self.short_lived_http.clone())
+            .http_client(self.s3control_http.clone())
             .retry_partition(self.partition("s3control"))
             .build();
         aws_sdk_s3control::Client::from_conf(conf)
