@@ -21,6 +21,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
+use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_runtime::client::identity::IdentityCache;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -129,7 +130,10 @@ pub async fn load_base_with(
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    loader = loader.http_client(http_client(endpoint_url, DEFAULT_POOL));
+    // Read once: the same proxy for every client, as the SDK's default client
+    // would pick it up.
+    let proxy = ProxyConfig::from_env();
+    loader = loader.http_client(http_client(endpoint_url, DEFAULT_POOL, proxy.clone()));
     let sdk = loader.load().await;
     let home_region = sdk
         .region()
@@ -145,31 +149,47 @@ pub async fn load_base_with(
             } else {
                 S3_POOL
             },
+            proxy.clone(),
         ),
-        s3control_http: http_client(endpoint_url, S3_CONTROL_POOL),
+        s3control_http: http_client(endpoint_url, S3_CONTROL_POOL, proxy),
     }
 }
 
-/// An HTTPS client like the SDK's default one (rustls with aws-lc), with the
-/// given [`Pool`] policy for idle connections.
+/// An HTTPS client like the SDK's default one (rustls with aws-lc, the
+/// proxy of `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`), with the given
+/// [`Pool`] policy for idle connections.
 ///
 /// Against an emulator (`endpoint_url`), S3 Control puts the account id in
 /// front of the endpoint's host (`123456789012.127.0.0.1`), which no resolver
 /// knows: any name under the endpoint's host then resolves to the endpoint.
-fn http_client(endpoint_url: Option<&str>, pool: Pool) -> SharedHttpClient {
-    let mut builder = aws_smithy_http_client::Builder::new();
-    if let Some(idle) = pool.idle {
-        builder = builder.pool_idle_timeout(idle);
-    }
-    if let Some(max) = pool.max_idle_per_host {
-        builder = builder.pool_max_idle_per_host(max);
-    }
-    let builder = builder.tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-        aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-    ));
-    let Some(endpoint_url) = endpoint_url else {
-        return WarmOnce::wrap(builder.build_https());
-    };
+fn http_client(endpoint_url: Option<&str>, pool: Pool, proxy: ProxyConfig) -> SharedHttpClient {
+    let resolver = endpoint_url.map(|url| EndpointAliasResolver {
+        endpoint_host: Arc::new(endpoint_host(url)),
+    });
+    let client = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        move |settings, components| {
+            let mut builder = aws_smithy_http_client::Connector::builder();
+            builder.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                builder.set_sleep_impl(components.sleep_impl());
+            }
+            builder.set_pool_idle_timeout(pool.idle.map(Some));
+            builder.set_pool_max_idle_per_host(pool.max_idle_per_host);
+            builder.set_proxy_config(Some(proxy.clone()));
+            let builder = builder.tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ));
+            match &resolver {
+                Some(resolver) => builder.build_with_resolver(resolver.clone()),
+                None => builder.build(),
+            }
+        },
+    );
+    WarmOnce::wrap(client)
+}
+
+/// The host of an endpoint URL, without port or IPv6 brackets.
+fn endpoint_host(endpoint_url: &str) -> String {
     let host = endpoint_url
         .split_once("://")
         .map_or(endpoint_url, |(_, rest)| rest)
@@ -180,13 +200,9 @@ fn http_client(endpoint_url: Option<&str>, pool: Pool) -> SharedHttpClient {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
     };
-    let host = host
-        .trim_start_matches('[')
+    host.trim_start_matches('[')
         .trim_end_matches(']')
-        .to_string();
-    WarmOnce::wrap(builder.build_with_resolver(EndpointAliasResolver {
-        endpoint_host: Arc::new(host),
-    }))
+        .to_string()
 }
 
 /// An HTTP client that is validated once, however many SDK clients use it.
@@ -195,8 +211,9 @@ fn http_client(endpoint_url: Option<&str>, pool: Pool) -> SharedHttpClient {
 /// hyper client answers by building a whole TLS configuration (root
 /// certificates included) that it then throws away. A scan builds several
 /// clients per account (EC2 per region, S3, S3 Control, STS), so that alone
-/// was about 5% of a scan's CPU. The first validation still happens (so a
-/// broken TLS setup fails early); later ones are skipped. The connectors that
+/// was about 5% of a scan's CPU. The first validation still happens (it
+/// loads the root certificates before the first request); later ones are
+/// skipped. The connectors that
 /// carry requests are cached per settings by the inner client either way.
 #[derive(Debug)]
 struct WarmOnce {
@@ -676,6 +693,68 @@ mod tests {
         let printed = format!("{credentials:?}");
         for secret in ["ASIAPRIMEDKEY", "primedSecret", "primedSessionToken"] {
             assert!(!printed.contains(secret), "{printed}");
+        }
+    }
+
+    /// A regression test: the clients fleetscan builds once dropped the
+    /// proxy the SDK's default client takes from the environment, so a scan
+    /// from a network that only gets out through a proxy failed.
+    #[tokio::test]
+    async fn every_client_sends_through_the_configured_proxy() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+        // The proxy records each request head and answers with an error.
+        let heads = tokio::spawn(async move {
+            let mut heads = Vec::new();
+            while heads.len() < 3 {
+                let (mut socket, _) = proxy.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                }
+                socket
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await
+                    .unwrap();
+                heads.push(String::from_utf8_lossy(&head).into_owned());
+            }
+            heads
+        });
+
+        // Nothing listens on the target: only the proxy can answer.
+        let target = "http://127.0.0.2:9";
+        let proxy_config = ProxyConfig::http(proxy_url.as_str()).unwrap();
+        for pool in [DEFAULT_POOL, S3_POOL, S3_CONTROL_POOL] {
+            let sdk = SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(target)
+                .credentials_provider(SharedCredentialsProvider::new(Credentials::for_tests()))
+                .retry_config(RetryConfig::disabled())
+                .http_client(http_client(Some(target), pool, proxy_config.clone()))
+                .build();
+            let answer = aws_sdk_sts::Client::new(&sdk)
+                .get_caller_identity()
+                .send()
+                .await;
+            assert!(answer.is_err(), "the proxy answers 503");
+        }
+        let heads = tokio::time::timeout(Duration::from_secs(10), heads)
+            .await
+            .expect("the proxy saw three requests")
+            .unwrap();
+        for head in heads {
+            assert!(
+                head.starts_with("POST http://127.0.0.2:9/ HTTP/1.1"),
+                "not a proxied request: {head}"
+            );
         }
     }
 
