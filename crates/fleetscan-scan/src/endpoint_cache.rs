@@ -16,8 +16,9 @@ use aws_smithy_runtime_api::client::endpoint::EndpointFuture;
 use aws_smithy_types::endpoint::Endpoint;
 
 /// Parameter sets kept per client: more than the buckets one account scans
-/// at a time (`concurrency.per_bucket`), few enough that a lookup stays a
-/// short scan.
+/// at a time with the default `concurrency.per_bucket` (10), few enough that
+/// a lookup stays a short scan. With a higher setting (up to 256) some
+/// lookups miss, which costs a resolution, never a wrong answer.
 const ENTRIES: usize = 64;
 
 /// Remembers the last [`ENTRIES`] resolutions of `R`.

@@ -110,7 +110,8 @@ async fn list_organization(config: &Config, client: &OrgClient) -> Result<OrgLis
     let needs_tree = !org.include_ous.is_empty() || !org.exclude_ous.is_empty() || org.ou_paths;
     // The organization, the account list and the OU tree do not depend on
     // one another: they are asked at once (the account list alone is one
-    // round trip per 20 accounts). Errors are then reported in a fixed order.
+    // round trip per 20 accounts). Errors are then reported in a fixed order:
+    // DescribeOrganization's, the walk's, ListAccounts'.
     let describe = async {
         client
             .describe_organization()
@@ -141,10 +142,11 @@ async fn list_organization(config: &Config, client: &OrgClient) -> Result<OrgLis
         .organization()
         .and_then(|o| o.master_account_id())
         .map(str::to_string);
+    let tree = tree?;
     Ok(OrgListing {
         management_account_id,
         accounts: accounts?,
-        tree: tree?,
+        tree,
     })
 }
 
@@ -193,7 +195,9 @@ async fn list_accounts(client: &OrgClient, page_size: i32) -> Result<Vec<OrgAcco
 }
 
 /// OUs listed at once during the walk: Organizations' rate limits are low.
-const WALK_CONCURRENCY: usize = 4;
+/// Each OU lists its child OUs and its accounts at once, and ListAccounts
+/// runs beside the walk, so planning has at most 2 × 2 + 2 calls in flight.
+const WALK_CONCURRENCY: usize = 2;
 
 /// Walks the OU tree from every root, one level at a time (the OUs of a level
 /// concurrently): child OUs with `ListOrganizationalUnitsForParent` (which also

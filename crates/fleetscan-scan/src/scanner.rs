@@ -358,12 +358,12 @@ impl Scan {
     ) -> Result<(bool, bool), StoreError> {
         let mut all_ok = true;
         let mut deadline_reached = false;
-        // Each unit records itself. The loop below must not await the writer
-        // channel: while it waited, the units in `running` went unpolled,
-        // and a unit that had been granted a channel slot but never polled
-        // again kept it forever; with enough such slots across accounts the
-        // channel was full of nothing and every task waited (a 2,000-account
-        // scan stalled that way).
+        // Each unit is a task of its own and records itself, so a unit
+        // waiting for a slot in the writer channel never depends on this loop
+        // being polled. (When units were plain futures driven by this loop
+        // and the loop awaited the channel, a unit granted a slot but never
+        // polled again kept it, and a 2,000-account scan stalled with the
+        // channel full of nothing.)
         let mut running = futures::stream::iter(units)
             .map(|plan| {
                 let (scan, session, permits) =

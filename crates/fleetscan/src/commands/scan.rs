@@ -19,6 +19,9 @@ use crate::render::{Table, or_dash};
 /// Rows in flight between the scanner and the writer thread (batches of up to 256).
 const WRITER_CHANNEL: usize = 64;
 
+/// How long the end of a scan waits for stopped units to let go.
+const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
     /// Configuration file (default: ./fleetscan.yaml if present, else built-in defaults).
@@ -128,6 +131,11 @@ fn scan(
             () = shutdown_signal() => None,
         }
     });
+    // Units run as tasks: when the scan stopped early (a signal, a failed
+    // writer) the ones still running were told to stop, and shutting the
+    // runtime down waits until they have (a task blocked in DNS resolution
+    // gets a few seconds). After that no unit reports progress or sends a row.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     reporter.finish();
     // Every sender is gone now: the writer commits what it has and hands the connection back.
     let joined = writer.join();
