@@ -488,9 +488,11 @@ mod tests {
             (next_commit * INDEX_BYTES_PER_ROW / 1024).max(WRITER_CACHE_MIN_KIB)
         );
         assert_eq!(
-            writer_cache_kib(200_000),
-            (200_000 + next_commit) * INDEX_BYTES_PER_ROW / 1024
+            writer_cache_kib(20_000),
+            (20_000 + next_commit) * INDEX_BYTES_PER_ROW / 1024
         );
+        assert!(writer_cache_kib(20_000) < writer_cache_kib(40_000));
+        assert_eq!(writer_cache_kib(200_000), WRITER_CACHE_MAX_KIB);
         assert_eq!(writer_cache_kib(1_000_000), WRITER_CACHE_MAX_KIB);
         assert_eq!(writer_cache_kib(u64::MAX), WRITER_CACHE_MAX_KIB);
     }
