@@ -227,8 +227,11 @@ fn write_all(
         if !in_transaction {
             let wanted = writer_cache_kib(rows_written);
             if wanted != cache_kib {
-                conn.pragma_update(None, "cache_size", -wanted)
-                    .context(path, "configure")?;
+                // A larger cache only makes writing faster: failing to grow
+                // it costs speed, not data, so the rows are written anyway.
+                if let Err(err) = conn.pragma_update(None, "cache_size", -wanted) {
+                    tracing::debug!(error = %err, "could not grow the page cache");
+                }
                 cache_kib = wanted;
             }
             conn.execute_batch("BEGIN")
