@@ -171,27 +171,59 @@ fn missing_id(operation: &str) -> AwsFailure {
     )
 }
 
-/// Pages through `ListAccounts` (pages may be empty while a token is set).
-async fn list_accounts(client: &OrgClient, page_size: i32) -> Result<Vec<OrgAccount>, AwsFailure> {
-    let mut guard = PageGuard::new("ListAccounts");
+/// Every item of a paged Organizations listing (pages may be empty while a
+/// token is set): `fetch` asks for the page after a token, `items` takes what
+/// a page lists, `next` gives its continuation token.
+async fn every_page<P, T, Fut>(
+    operation: &'static str,
+    fetch: impl Fn(Option<String>) -> Fut,
+    items: impl Fn(&P) -> Result<Vec<T>, AwsFailure>,
+    next: impl Fn(&P) -> Option<String>,
+) -> Result<Vec<T>, AwsFailure>
+where
+    Fut: Future<Output = Result<P, AwsFailure>>,
+{
+    let mut guard = PageGuard::new(operation);
     let mut token = None;
-    let mut accounts = Vec::new();
+    let mut all = Vec::new();
     loop {
-        let page = client
-            .list_accounts()
-            .max_results(page_size)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        for account in page.accounts() {
-            accounts.push(org_account(account).ok_or_else(|| missing_id("ListAccounts"))?);
-        }
-        token = guard.next(page.next_token().map(str::to_string))?;
+        let page = fetch(token).await?;
+        all.extend(items(&page)?);
+        token = guard.next(next(&page))?;
         if token.is_none() {
-            return Ok(accounts);
+            return Ok(all);
         }
     }
+}
+
+/// The accounts of one Organizations page, each with an id.
+fn page_accounts(
+    operation: &str,
+    accounts: &[aws_sdk_organizations::types::Account],
+) -> Result<Vec<OrgAccount>, AwsFailure> {
+    accounts
+        .iter()
+        .map(|account| org_account(account).ok_or_else(|| missing_id(operation)))
+        .collect()
+}
+
+/// Pages through `ListAccounts`.
+async fn list_accounts(client: &OrgClient, page_size: i32) -> Result<Vec<OrgAccount>, AwsFailure> {
+    every_page(
+        "ListAccounts",
+        |token| async move {
+            client
+                .list_accounts()
+                .max_results(page_size)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))
+        },
+        |page| page_accounts("ListAccounts", page.accounts()),
+        |page| page.next_token().map(str::to_string),
+    )
+    .await
 }
 
 /// OUs listed at once during the walk: Organizations' rate limits are low.
@@ -267,30 +299,32 @@ async fn child_ous(
     parent: &str,
     page_size: i32,
 ) -> Result<Vec<(String, String)>, PlanError> {
-    let mut ous = Vec::new();
-    let mut guard = PageGuard::new("ListOrganizationalUnitsForParent");
-    let mut token = None;
-    loop {
-        let page = client
-            .list_organizational_units_for_parent()
-            .parent_id(parent)
-            .max_results(page_size)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify(&e))
-            .map_err(org_error("ListOrganizationalUnitsForParent"))?;
-        for ou in page.organizational_units() {
-            let Some(id) = ou.id() else { continue };
-            ous.push((id.to_string(), ou.name().unwrap_or(id).to_string()));
-        }
-        token = guard
-            .next(page.next_token().map(str::to_string))
-            .map_err(org_error("ListOrganizationalUnitsForParent"))?;
-        if token.is_none() {
-            return Ok(ous);
-        }
-    }
+    every_page(
+        "ListOrganizationalUnitsForParent",
+        |token| async move {
+            client
+                .list_organizational_units_for_parent()
+                .parent_id(parent)
+                .max_results(page_size)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))
+        },
+        |page| {
+            Ok(page
+                .organizational_units()
+                .iter()
+                .filter_map(|ou| {
+                    let id = ou.id()?;
+                    Some((id.to_string(), ou.name().unwrap_or(id).to_string()))
+                })
+                .collect())
+        },
+        |page| page.next_token().map(str::to_string),
+    )
+    .await
+    .map_err(org_error("ListOrganizationalUnitsForParent"))
 }
 
 async fn child_accounts(
@@ -298,33 +332,23 @@ async fn child_accounts(
     parent: &str,
     page_size: i32,
 ) -> Result<Vec<OrgAccount>, PlanError> {
-    let mut accounts = Vec::new();
-    let mut guard = PageGuard::new("ListAccountsForParent");
-    let mut token = None;
-    loop {
-        let page = client
-            .list_accounts_for_parent()
-            .parent_id(parent)
-            .max_results(page_size)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify(&e))
-            .map_err(org_error("ListAccountsForParent"))?;
-        for account in page.accounts() {
-            accounts.push(
-                org_account(account)
-                    .ok_or_else(|| missing_id("ListAccountsForParent"))
-                    .map_err(org_error("ListAccountsForParent"))?,
-            );
-        }
-        token = guard
-            .next(page.next_token().map(str::to_string))
-            .map_err(org_error("ListAccountsForParent"))?;
-        if token.is_none() {
-            return Ok(accounts);
-        }
-    }
+    every_page(
+        "ListAccountsForParent",
+        |token| async move {
+            client
+                .list_accounts_for_parent()
+                .parent_id(parent)
+                .max_results(page_size)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))
+        },
+        |page| page_accounts("ListAccountsForParent", page.accounts()),
+        |page| page.next_token().map(str::to_string),
+    )
+    .await
+    .map_err(org_error("ListAccountsForParent"))
 }
 
 /// The role ARN of an account: its override, or the global role.

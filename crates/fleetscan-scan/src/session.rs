@@ -144,7 +144,7 @@ pub async fn load_base_with(
         home_region,
         s3_http: http_client(
             endpoint_url,
-            if endpoint_url.is_some() {
+            if s3_path_style(endpoint_url) {
                 PATH_STYLE_S3_POOL
             } else {
                 S3_POOL
@@ -153,6 +153,12 @@ pub async fn load_base_with(
         ),
         s3control_http: http_client(endpoint_url, S3_CONTROL_POOL, proxy),
     }
+}
+
+/// S3 goes path-style against an emulator: its endpoint has one host, with
+/// no name per bucket under it.
+fn s3_path_style(endpoint_url: Option<&str>) -> bool {
+    endpoint_url.is_some()
 }
 
 /// An HTTPS client like the SDK's default one (rustls with aws-lc, the
@@ -445,7 +451,7 @@ impl AccountSession {
             account_id: request.account_id.clone(),
             home_region: base.home_region.clone(),
             sdk,
-            path_style: base.endpoint_url.is_some(),
+            path_style: s3_path_style(base.endpoint_url.as_deref()),
             s3_http: base.s3_http.clone(),
             s3control_http: base.s3control_http.clone(),
             assume_calls,
