@@ -154,6 +154,85 @@ enum FullDisk {
     FileSizeLimit,
 }
 
+/// SIGTERM mid-scan (what `systemctl stop` or a cron timeout sends): the scan
+/// stops within seconds, exits 1, marks its own snapshot `failed` with the
+/// reason, and leaves earlier snapshots untouched. Regression cover for units
+/// running as tasks: the stopped ones must be gone before the writer closes.
+#[test]
+fn sigterm_mid_scan_marks_the_snapshot_failed_and_keeps_earlier_ones() {
+    let spec = FleetSpec {
+        instances_per_region: Count::Between { min: 30, max: 60 },
+        ..small_spec(37)
+    };
+    let faults = Faults {
+        latency: Some(Latency::UniformMs { min: 20, max: 40 }),
+        ..Faults::none()
+    };
+    let harness = Harness::new(spec, faults);
+    let config = harness.config();
+    let config_path = harness.write_config("term", &config);
+    let first = harness.scan("first", &config);
+    let first_id = first.expect(0, "first scan");
+    let fingerprint = snapshot_fingerprint(&harness.db(), first_id);
+
+    let running = harness.fleetscan.spawn(scan_args(&config_path));
+    // Signal once the second snapshot is being written (before that, the
+    // process is still planning and has no snapshot to mark), with units in
+    // flight.
+    let waiting = Instant::now();
+    while !harness
+        .db()
+        .snapshots()
+        .iter()
+        .any(|s| s.id != first_id && s.status == "running")
+    {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "the second scan never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(first.elapsed / 4);
+    let sent = Command::new("kill")
+        .args(["-TERM", &running.id().to_string()])
+        .status()
+        .expect("kill(1) runs");
+    assert!(sent.success());
+    let stopping = Instant::now();
+    let output = running.finish(Duration::from_secs(60));
+    // Bounded by the runtime shutdown (10 s); a hang would reach the 60 s cap.
+    assert!(
+        stopping.elapsed() < Duration::from_secs(20),
+        "took {:?} to stop\n{}",
+        stopping.elapsed(),
+        outputs(&output)
+    );
+    output.expect_code(1, "scan interrupted by SIGTERM");
+    assert!(
+        output.stderr.contains("interrupted"),
+        "{}",
+        outputs(&output)
+    );
+
+    let db = harness.db();
+    assert_eq!(db.integrity_check(), "ok");
+    assert_eq!(snapshot_fingerprint(&db, first_id), fingerprint);
+    let interrupted: Vec<_> = db
+        .snapshots()
+        .into_iter()
+        .filter(|s| s.id != first_id)
+        .collect();
+    assert_eq!(interrupted.len(), 1, "{interrupted:?}");
+    assert_eq!(interrupted[0].status, "failed", "{interrupted:?}");
+    assert_eq!(
+        db.strings(
+            "SELECT error FROM snapshots WHERE id = ?1",
+            [interrupted[0].id]
+        ),
+        vec!["interrupted by a signal".to_string()]
+    );
+}
+
 fn full_disk_method() -> FullDisk {
     let works = |args: &[&str]| {
         Command::new("unshare")
