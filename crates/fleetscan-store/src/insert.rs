@@ -28,13 +28,19 @@ pub(crate) trait TableRow: Sized {
     fn describe(&self) -> String;
 }
 
-/// `INSERT INTO table (snapshot_id, columns...) VALUES (?1, ?2, ...)`.
+/// `INSERT OR FAIL INTO table (snapshot_id, columns...) VALUES (?1, ?2, ...)`.
+///
+/// `OR FAIL` rather than the default `ABORT`: a statement that may abort after
+/// it wrote something needs a statement journal, which SQLite would keep for
+/// every row (its guard trigger makes each insert a multi-write statement).
+/// A row is checked before anything of it is written, so a refused row leaves
+/// nothing behind either way, and the writer rolls its transaction back.
 pub(crate) fn insert_sql<T: TableRow>() -> String {
     let parameters: Vec<String> = (1..=T::COLUMNS.len() + 1)
         .map(|index| format!("?{index}"))
         .collect();
     let mut sql = format!(
-        "INSERT INTO {} (snapshot_id, {}) VALUES ({})",
+        "INSERT OR FAIL INTO {} (snapshot_id, {}) VALUES ({})",
         T::TABLE,
         T::COLUMNS.join(", "),
         parameters.join(", ")
@@ -501,7 +507,7 @@ mod tests {
     fn statement_numbers_every_column() {
         assert_eq!(
             insert_sql::<S3AccountPublicAccessBlockRow>(),
-            "INSERT INTO s3_account_public_access_block (snapshot_id, account_id, block_public_acls, \
+            "INSERT OR FAIL INTO s3_account_public_access_block (snapshot_id, account_id, block_public_acls, \
              ignore_public_acls, block_public_policy, restrict_public_buckets) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
         );

@@ -259,6 +259,82 @@ mod tests {
         assert_eq!(rows_of(&store, id), fleet(2).len() as i64);
     }
 
+    /// A hand-typed insert of one row into each table, for `snapshot_id`.
+    fn insert_into_every_table(snapshot_id: i64) -> Vec<String> {
+        [
+            "accounts (snapshot_id, account_id, role_arn, status) VALUES (?, 'x', 'r', 'ok')",
+            "scan_units (snapshot_id, account_id, region, collector, status) VALUES (?, 'x', 'r', 'c', 'ok')",
+            "ec2_instances (snapshot_id, account_id, region, instance_id) VALUES (?, 'x', 'r', 'i')",
+            "ec2_security_groups (snapshot_id, account_id, region, group_id) VALUES (?, 'x', 'r', 'g')",
+            "ec2_security_group_rules (snapshot_id, account_id, region, group_id, direction, protocol) \
+             VALUES (?, 'x', 'r', 'g', 'ingress', '-1')",
+            "ec2_volumes (snapshot_id, account_id, region, volume_id) VALUES (?, 'x', 'r', 'v')",
+            "s3_buckets (snapshot_id, account_id, bucket_name) VALUES (?, 'x', 'b')",
+            "s3_account_public_access_block (snapshot_id, account_id) VALUES (?, 'x')",
+        ]
+        .iter()
+        .map(|insert| format!("INSERT INTO {}", insert.replace('?', &snapshot_id.to_string())))
+        .collect()
+    }
+
+    #[test]
+    fn no_table_takes_rows_of_a_finished_or_unknown_snapshot_even_without_foreign_keys() {
+        let (_dir, path) = temp_db();
+        let (store, id) = write_snapshot(Store::open_for_scan(&path).unwrap(), fleet(2));
+        let before = rows_of(&store, id);
+        // The guards alone refuse a snapshot that does not exist, as the writer relies on.
+        store
+            .connection()
+            .execute_batch("PRAGMA foreign_keys = OFF")
+            .unwrap();
+        for snapshot_id in [id, id + 1] {
+            for sql in insert_into_every_table(snapshot_id) {
+                expect_refused(&store, &sql);
+            }
+        }
+        // A statement that copies rows into a finished snapshot adds none of them.
+        expect_refused(
+            &store,
+            &format!(
+                "INSERT INTO ec2_volumes SELECT {id}, account_id, region, volume_id || '-copy', size_gib, \
+                 volume_type, encrypted, kms_key_id, state, availability_zone, attached_instance_ids, \
+                 create_time, tags FROM ec2_volumes"
+            ),
+        );
+        assert_eq!(rows_of(&store, id), before);
+        assert_eq!(rows_of(&store, id + 1), 0);
+    }
+
+    #[test]
+    fn a_statement_refused_midway_keeps_only_rows_of_running_snapshots() {
+        // The insert guards stop a statement with FAIL (migration 0005): rows
+        // it wrote before the refused one stay, and they are rows of a
+        // running snapshot, which the guards allow.
+        let (_dir, path) = temp_db();
+        let (mut store, finished) = write_snapshot(Store::open_for_scan(&path).unwrap(), fleet(1));
+        let running = store.begin_snapshot(&meta()).unwrap();
+        expect_refused(
+            &store,
+            &format!(
+                "INSERT INTO ec2_volumes (snapshot_id, account_id, region, volume_id) \
+                 VALUES ({running}, 'x', 'r', 'v-1'), ({finished}, 'x', 'r', 'v-2')"
+            ),
+        );
+        let volumes = |snapshot_id: i64| -> Vec<String> {
+            let mut statement = store
+                .connection()
+                .prepare("SELECT volume_id FROM ec2_volumes WHERE snapshot_id = ?1 ORDER BY 1")
+                .unwrap();
+            statement
+                .query_map([snapshot_id], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(volumes(running), vec!["v-1".to_owned()]);
+        assert_eq!(volumes(finished), vec!["vol-1".to_owned()]);
+    }
+
     #[test]
     fn running_snapshots_accept_rows_and_move_only_forward() {
         let (_dir, path) = temp_db();

@@ -149,7 +149,7 @@ fn run_writer(
     snapshot_id: i64,
     mut receiver: mpsc::Receiver<Vec<Row>>,
 ) -> Result<Store, StoreError> {
-    let result = with_writer_cache(&store.conn, &store.path, || {
+    let result = with_writer_settings(&store.conn, &store.path, || {
         write_all(&store.conn, &store.path, snapshot_id, &mut receiver)
     });
     match result {
@@ -172,21 +172,59 @@ fn run_writer(
     }
 }
 
-/// Runs `write`, then gives back the memory of the page cache it grew.
-fn with_writer_cache(
+/// Runs `write` with the connection set up for writing, then sets it back:
+/// the page cache it grew is given back, and foreign keys are on again.
+///
+/// Foreign keys are off while the writer inserts: with them on, every insert
+/// counts its foreign key and checks the count when the statement ends, which
+/// may abort it after the row is written and so costs a statement journal per
+/// row (see `migrations/0005_insert_guards_fail.sql`). Nothing the writer
+/// inserts escapes the check: the guard trigger of each table refuses a row
+/// whose snapshot is not `running`, and a snapshot that does not exist is not
+/// `running`. The writer never deletes, so no cascade is missed.
+fn with_writer_settings(
     conn: &Connection,
     path: &Path,
     write: impl FnOnce() -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let previous: i64 = conn
+    let previous_cache: i64 = conn
         .query_row("PRAGMA cache_size", [], |row| row.get(0))
         .context(path, "configure")?;
+    set_foreign_keys(conn, path, false)?;
     let result = write();
+    // The pragma does nothing inside a transaction: end a failed one first.
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
     // Shrinking the cache frees its pages; a failure here costs memory, not data.
-    if let Err(err) = conn.pragma_update(None, "cache_size", previous) {
+    if let Err(err) = conn.pragma_update(None, "cache_size", previous_cache) {
         tracing::debug!(error = %err, "could not restore the page cache size");
     }
-    result
+    // Prune relies on foreign keys to delete a snapshot's rows: a store
+    // handed back without them is an error, not a log line.
+    let restored = set_foreign_keys(conn, path, true);
+    result.and(restored)
+}
+
+/// Turns foreign key enforcement on or off and checks that it took (SQLite
+/// ignores the pragma inside a transaction).
+fn set_foreign_keys(conn: &Connection, path: &Path, on: bool) -> Result<(), StoreError> {
+    conn.pragma_update(None, "foreign_keys", on)
+        .context(path, "configure")?;
+    let now: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+        .context(path, "configure")?;
+    if now == on {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "could not turn foreign keys {} for the writer",
+                if on { "on" } else { "off" }
+            ),
+        })
+    }
 }
 
 /// The batching loop: a transaction stays open while rows keep coming, and is
@@ -531,6 +569,115 @@ mod tests {
             .query_row("PRAGMA cache_size", [], |row| row.get(0))
             .unwrap();
         assert_eq!(after, before);
+    }
+
+    /// `(opcode, p2)` of every instruction of `sql`, its trigger programs included.
+    fn opcodes(conn: &Connection, sql: &str) -> Vec<(String, i64)> {
+        let mut statement = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let mut rows = statement.raw_query();
+        let mut opcodes = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            opcodes.push((row.get(1).unwrap(), row.get(3).unwrap()));
+        }
+        opcodes
+    }
+
+    #[test]
+    fn writer_inserts_cannot_abort_after_writing_so_need_no_statement_journal() {
+        // SQLite keeps a statement journal for a statement that is a
+        // multi-write (the guard trigger makes every insert one) and may
+        // ABORT: a constraint or RAISE halting with OE_Abort (p2 = 2) or an
+        // immediate foreign key counted until the statement ends (FkCounter).
+        const OE_ABORT: i64 = 2;
+        let (_dir, path) = temp_db();
+        let store = Store::open_for_scan(&path).unwrap();
+        let sql = WriterSql::new();
+        // Accounts are an upsert whose UPDATE guard may abort; there are few of them.
+        let per_row = [
+            &sql.unit,
+            &sql.instance,
+            &sql.security_group,
+            &sql.security_group_rule,
+            &sql.volume,
+            &sql.bucket,
+            &sql.account_block,
+        ];
+        with_writer_settings(&store.conn, &store.path, || {
+            for insert in per_row {
+                let opcodes = opcodes(&store.conn, insert);
+                assert!(
+                    opcodes.iter().any(|(opcode, _)| opcode == "Program"),
+                    "the guard trigger runs: {insert}"
+                );
+                for (opcode, p2) in opcodes {
+                    assert!(
+                        opcode != "FkCounter"
+                            && !((opcode == "Halt" || opcode == "HaltIfNull") && p2 == OE_ABORT),
+                        "{opcode} {p2} may abort: {insert}"
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn writer_hands_the_store_back_with_foreign_keys_on() {
+        let (_dir, path) = temp_db();
+        let (store, first) = write_snapshot(
+            Store::open_for_scan(&path).unwrap(),
+            every_row_type("111111111111"),
+        );
+        let foreign_keys: bool = store
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+            .unwrap();
+        assert!(foreign_keys);
+        let (mut store, _) = write_snapshot(store, every_row_type("111111111111"));
+        // Pruning with the same handle deletes the rows with the snapshot.
+        assert!(store.prune(1).unwrap().deleted.contains(&first));
+        let left: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM ec2_instances WHERE snapshot_id = ?1",
+                [first],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn writer_refuses_rows_of_a_finished_or_unknown_snapshot() {
+        let (_dir, path) = temp_db();
+        let rows = every_row_type("111111111111");
+        let (mut store, finished) =
+            write_snapshot(Store::open_for_scan(&path).unwrap(), rows.clone());
+        let unknown = finished + 100;
+        for snapshot_id in [finished, unknown] {
+            // One row of each type, each alone in its batch: every table's guard is reached.
+            for row in &rows {
+                let (sink, handle) = store.spawn_writer(snapshot_id, 1);
+                let _ = futures::executor::block_on(sink.send(vec![row.clone()]));
+                drop(sink);
+                let err = handle.join().err().unwrap();
+                assert!(
+                    err.to_string()
+                        .contains("rows can only be added to a running snapshot"),
+                    "{row:?}: {err}"
+                );
+                store = Store::open_for_scan(&path).unwrap();
+            }
+        }
+        let mut expected = rows;
+        sort_rows(&mut expected);
+        assert_eq!(read_rows(&store.conn, finished), expected);
+        assert_eq!(read_rows(&store.conn, unknown), Vec::new());
+        assert_eq!(
+            store.snapshot(finished).unwrap().status,
+            SnapshotStatus::Complete
+        );
     }
 
     #[test]
