@@ -2,8 +2,10 @@
 //! thread, the snapshot lifecycle, listing, retention and the diff.
 //!
 //! Nothing here knows about AWS or an async runtime: the scanner hands typed
-//! [`rows::Row`]s to a [`RowSink`], one thread writes them.
+//! [`rows::Row`]s to a [`RowSink`], one thread writes them (and a second
+//! copies its WAL into the database file beside it).
 
+mod checkpoint;
 pub mod diff;
 mod error;
 mod insert;

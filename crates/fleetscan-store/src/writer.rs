@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
+use crate::checkpoint::{Checkpointer, WAL_PAGES_LIMIT};
 use crate::error::{SqliteContext, StoreError};
 use crate::insert::{self, TableRow, insert_sql};
 use crate::rows::{
@@ -115,11 +116,22 @@ impl Store {
         snapshot_id: i64,
         channel_capacity: usize,
     ) -> (RowSink, WriterHandle) {
+        self.spawn_writer_with_wal_limit(snapshot_id, channel_capacity, WAL_PAGES_LIMIT)
+    }
+
+    /// [`Store::spawn_writer`] with the WAL bounded to `wal_pages_limit`
+    /// pages (plus one commit) instead of [`WAL_PAGES_LIMIT`].
+    pub(crate) fn spawn_writer_with_wal_limit(
+        self,
+        snapshot_id: i64,
+        channel_capacity: usize,
+        wal_pages_limit: i64,
+    ) -> (RowSink, WriterHandle) {
         let (sender, receiver) = mpsc::channel(channel_capacity.max(1));
         let path = self.path.clone();
         let thread = std::thread::Builder::new()
             .name("fleetscan-writer".to_owned())
-            .spawn(move || run_writer(self, snapshot_id, receiver));
+            .spawn(move || run_writer(self, snapshot_id, receiver, wal_pages_limit));
         let thread = match thread {
             Ok(thread) => thread,
             // The OS refused a thread: report it through join like any writer failure.
@@ -148,9 +160,16 @@ fn run_writer(
     mut store: Store,
     snapshot_id: i64,
     mut receiver: mpsc::Receiver<Vec<Row>>,
+    wal_pages_limit: i64,
 ) -> Result<Store, StoreError> {
     let result = with_writer_settings(&store.conn, &store.path, || {
-        write_all(&store.conn, &store.path, snapshot_id, &mut receiver)
+        write_all(
+            &store.conn,
+            &store.path,
+            snapshot_id,
+            &mut receiver,
+            wal_pages_limit,
+        )
     });
     match result {
         Ok(()) => Ok(store),
@@ -235,8 +254,10 @@ fn write_all(
     path: &Path,
     snapshot_id: i64,
     receiver: &mut mpsc::Receiver<Vec<Row>>,
+    wal_pages_limit: i64,
 ) -> Result<(), StoreError> {
     let sql = WriterSql::new();
+    let mut checkpointer = Checkpointer::start(conn, path, wal_pages_limit);
     let mut json = Vec::new();
     let mut uncommitted = 0usize;
     let mut in_transaction = false;
@@ -249,6 +270,7 @@ fn write_all(
                 Err(TryRecvError::Empty) => {
                     conn.execute_batch("COMMIT")
                         .context(path, "commit rows to")?;
+                    checkpointer.committed();
                     in_transaction = false;
                     uncommitted = 0;
                     continue;
@@ -272,6 +294,7 @@ fn write_all(
                 }
                 cache_kib = wanted;
             }
+            checkpointer.before_transaction();
             conn.execute_batch("BEGIN")
                 .context(path, "start a transaction in")?;
             in_transaction = true;
@@ -282,6 +305,7 @@ fn write_all(
         if uncommitted >= COMMIT_EVERY_ROWS {
             conn.execute_batch("COMMIT")
                 .context(path, "commit rows to")?;
+            checkpointer.committed();
             in_transaction = false;
             uncommitted = 0;
         }
@@ -290,6 +314,7 @@ fn write_all(
         conn.execute_batch("COMMIT")
             .context(path, "commit rows to")?;
     }
+    checkpointer.finish();
     Ok(())
 }
 
@@ -678,6 +703,73 @@ mod tests {
             store.snapshot(finished).unwrap().status,
             SnapshotStatus::Complete
         );
+    }
+
+    #[test]
+    fn writer_checkpoints_beside_itself_and_keeps_the_wal_bounded() {
+        let (_dir, path) = temp_db();
+        let mut store = Store::open_for_scan(&path).unwrap();
+        let id = store.begin_snapshot(&meta()).unwrap();
+        let limit_pages = 64;
+        let (sink, handle) = store.spawn_writer_with_wal_limit(id, 1, limit_pages);
+        let reader = Connection::open(&path).unwrap();
+        let total = 20_000;
+        futures::executor::block_on(async {
+            for chunk in 0..total / 500 {
+                let batch = (0..500)
+                    .map(|index| {
+                        let mut row = instance(
+                            "111111111111",
+                            "eu-west-1",
+                            &format!("i-{chunk:03}-{index:03}"),
+                        );
+                        row.tags = tags(&[("padding", &"x".repeat(500))]);
+                        Row::Ec2Instance(row)
+                    })
+                    .collect();
+                sink.send(batch).await.unwrap();
+                // One commit per batch: the writer commits once the channel
+                // is empty, the next batch waits until it has.
+                let sent = (chunk + 1) * 500;
+                while reader
+                    .query_row("SELECT count(*) FROM ec2_instances", [], |row| {
+                        row.get::<_, i64>(0)
+                    })
+                    .unwrap()
+                    < sent
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        });
+        drop(sink);
+        let store = handle.join().unwrap();
+        let database = std::fs::metadata(&path).unwrap().len();
+        let wal = std::fs::metadata(format!("{}-wal", path.display()))
+            .unwrap()
+            .len();
+        // The WAL file never shrinks: its size is the most it ever held.
+        assert!(database > 10_000_000, "{database}");
+        assert!(wal < 4_000_000, "WAL grew to {wal} bytes");
+        // Everything is in the database file, and the connection checkpoints
+        // by itself again.
+        let (frames, copied): (i64, i64) = store
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get(1)?, row.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(frames, copied);
+        let auto_checkpoint: i64 = store
+            .conn
+            .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(auto_checkpoint, 1000);
+        let count: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM ec2_instances", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, total);
     }
 
     #[test]
