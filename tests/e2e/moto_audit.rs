@@ -1102,6 +1102,7 @@ fn diff_lists_exactly_the_mutations_with_their_security_reasons() {
     assert_eq!(summary["security"].as_u64(), Some(security), "{summary:#}");
     assert_eq!(summary["accounts_entered"].as_u64(), Some(0), "{summary:#}");
     assert_eq!(summary["accounts_left"].as_u64(), Some(0), "{summary:#}");
+    assert_eq!(summary["accounts_changed"].as_u64(), Some(0), "{summary:#}");
 
     // --security-only keeps exactly the changes with a reason.
     let security_only = fixture.run_on_db("diff", &["--format", "json", "--security-only"]);

@@ -96,17 +96,23 @@ pub struct DiffSummary {
     pub not_comparable: u64,
     pub accounts_entered: u64,
     pub accounts_left: u64,
+    /// Accounts in both snapshots whose own details changed (name, e-mail,
+    /// state, OU path, role, status): `account` changes that are neither an
+    /// entry nor a departure.
+    pub accounts_changed: u64,
     pub by_resource_type: BTreeMap<String, ChangeCounts>,
 }
 
 impl DiffSummary {
     /// Whether anything differs (what `--exit-code` reports).
     pub fn has_differences(&self) -> bool {
-        self.added + self.removed + self.modified + self.accounts_entered + self.accounts_left > 0
-            || self
-                .by_resource_type
-                .get("account")
-                .is_some_and(|counts| counts.modified > 0)
+        self.added
+            + self.removed
+            + self.modified
+            + self.accounts_entered
+            + self.accounts_left
+            + self.accounts_changed
+            > 0
     }
 
     fn count(&mut self, change: &Change) {
@@ -123,7 +129,7 @@ impl DiffSummary {
             match change.change {
                 ChangeKind::Added => self.accounts_entered += 1,
                 ChangeKind::Removed => self.accounts_left += 1,
-                ChangeKind::Modified => {}
+                ChangeKind::Modified => self.accounts_changed += 1,
             }
         } else {
             match change.change {

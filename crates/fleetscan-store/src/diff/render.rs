@@ -56,14 +56,15 @@ fn show(value: &Value) -> String {
 
 fn summary_line(summary: &DiffSummary) -> String {
     format!(
-        "{} added, {} removed, {} modified ({} with security impact); accounts: {} entered, {} left scope; \
-         {} units not comparable",
+        "{} added, {} removed, {} modified ({} with security impact); accounts: {} entered, {} left scope, \
+         {} changed; {} units not comparable",
         summary.added,
         summary.removed,
         summary.modified,
         summary.security,
         summary.accounts_entered,
         summary.accounts_left,
+        summary.accounts_changed,
         summary.not_comparable
     )
 }

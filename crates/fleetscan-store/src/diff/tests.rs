@@ -210,9 +210,31 @@ fn diff_reports_exactly_the_changes_with_their_security_reasons() {
         (summary.added, summary.removed, summary.modified),
         (5, 2, 9)
     );
-    assert_eq!((summary.accounts_entered, summary.accounts_left), (1, 1));
+    assert_eq!(
+        (
+            summary.accounts_entered,
+            summary.accounts_left,
+            summary.accounts_changed
+        ),
+        (1, 1, 1)
+    );
     assert_eq!(summary.security, 9);
     assert!(summary.has_differences());
+}
+
+#[test]
+fn an_account_whose_details_changed_is_counted_and_is_a_difference() {
+    // Only the account's own details change: the summary must say so, and
+    // `--exit-code` must see it.
+    let (_dir, store, old, new) = two_snapshots();
+    let (_, outcome) = collect(&store, None, old, new);
+    let only_account = DiffSummary {
+        accounts_changed: outcome.summary.accounts_changed,
+        ..DiffSummary::default()
+    };
+    assert_eq!(only_account.accounts_changed, 1);
+    assert!(only_account.has_differences());
+    assert!(!DiffSummary::default().has_differences());
 }
 
 #[test]
