@@ -12,12 +12,13 @@ pub enum StoreError {
     #[error("{path} is not a fleetscan SQLite database (or it is corrupted)")]
     NotADatabase { path: PathBuf },
 
-    #[error("cannot {operation} {path}: {source}")]
+    // The cause is part of the message and deliberately not a `source`:
+    // callers print the whole chain, which would repeat it.
+    #[error("cannot {operation} {path}: {cause}")]
     Io {
         path: PathBuf,
         operation: &'static str,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error(
@@ -37,17 +38,24 @@ pub enum StoreError {
     },
 
     #[error(
-        "the disk holding {path} is full (or the database reached its size limit) while trying to {operation}; \
+        "cannot {operation} database {path}: the disk holding it is full (or the database reached its size limit); \
          earlier snapshots are intact, free some space (or run `fleetscan prune`) and scan again"
     )]
     DiskFull { path: PathBuf, operation: String },
 
-    #[error("database {path}: cannot {operation}: {source}")]
+    #[error(
+        "cannot {operation} database {path}: another process has held a write transaction on it for more than \
+         10 seconds (an open sqlite3 session, a backup tool?); end it and try again"
+    )]
+    Busy { path: PathBuf, operation: String },
+
+    // `operation` reads with the path as its object ("commit rows to",
+    // "open"); the cause is in the message, not a `source` (see `Io`).
+    #[error("cannot {operation} database {path}: {cause}")]
     Sqlite {
         path: PathBuf,
         operation: String,
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
 
     #[error("database {path}: {message}")]
@@ -91,10 +99,14 @@ impl StoreError {
             Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotADatabase {
                 path: path.to_path_buf(),
             },
+            Some(rusqlite::ErrorCode::DatabaseBusy) => StoreError::Busy {
+                path: path.to_path_buf(),
+                operation,
+            },
             _ => StoreError::Sqlite {
                 path: path.to_path_buf(),
                 operation,
-                source,
+                cause: source,
             },
         }
     }

@@ -24,10 +24,17 @@ pub struct PruneReport {
 impl Store {
     /// Keeps the `keep` newest usable (`complete`/`partial`) snapshots and
     /// deletes every other finished one (older usable ones, `failed`,
-    /// `aborted`). A `running` snapshot is never touched. Takes the scan lock,
-    /// so it never runs beside a scan.
+    /// `aborted`). Takes the scan lock, so it never runs beside a scan: a
+    /// snapshot still `running` when prune takes the lock belongs to a dead
+    /// run and is marked `aborted` first, as the next scan would (and as
+    /// `fleetscan snapshots` already shows it). One this handle is writing
+    /// itself (it held the lock already) is left alone.
     pub fn prune(&mut self, keep: usize) -> Result<PruneReport, StoreError> {
+        let had_lock = self.lock.is_some();
         self.ensure_lock()?;
+        if !had_lock {
+            self.abort_dead_runs()?;
+        }
         let bytes_before = self.file_bytes();
         let usable = self.usable_snapshot_ids()?;
         let kept: Vec<i64> = usable.iter().copied().take(keep).collect();
@@ -210,6 +217,26 @@ mod tests {
         // Pruning again with the same N changes nothing.
         let again = store.prune(2).unwrap();
         assert!(again.deleted.is_empty());
+    }
+
+    #[test]
+    fn prune_aborts_and_deletes_the_snapshot_of_a_dead_run() {
+        let (_dir, path) = temp_db();
+        let (store, done) = write_snapshot(Store::open_for_scan(&path).unwrap(), fleet(10));
+        let mut dying = store;
+        let dead = dying.begin_snapshot(&meta()).unwrap();
+        // The process dies: its lock goes with it, the snapshot stays `running`.
+        drop(dying);
+
+        let mut pruner = Store::open_existing(&path).unwrap();
+        let report = pruner.prune(5).unwrap();
+        assert_eq!(report.running, Vec::<i64>::new());
+        assert_eq!(report.kept, vec![done]);
+        assert_eq!(report.deleted, vec![dead]);
+        assert!(matches!(
+            pruner.snapshot(dead),
+            Err(StoreError::UnknownSnapshot { .. })
+        ));
     }
 
     #[test]

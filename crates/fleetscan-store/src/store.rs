@@ -127,19 +127,39 @@ pub(crate) fn now_rfc3339() -> String {
         .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
-/// `<db>.lock`, beside the database (the name gets a suffix, it is not replaced).
+/// `<db>.lock`, beside the database (the name gets a suffix, it is not
+/// replaced). The database's real path is used when it exists, so that a
+/// symlink to the file, or another spelling of its path, finds the same lock.
 pub(crate) fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut name = real.into_os_string();
     name.push(".lock");
     PathBuf::from(name)
 }
 
+/// Refuses the names SQLite does not treat as files: `:memory:` and the
+/// empty name open a database that vanishes when fleetscan exits, and a
+/// `file:` name would be read as a URI by tools that open it later.
+fn require_file_path(path: &Path) -> Result<(), StoreError> {
+    let text = path.to_string_lossy();
+    if text.is_empty() || text == ":memory:" || text.starts_with("file:") {
+        return Err(StoreError::Invalid {
+            path: path.to_path_buf(),
+            message: "not a file path: fleetscan keeps snapshots in a database file \
+                      (an in-memory or URI database would vanish or be misread); \
+                      give a path such as ./fleetscan.db"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn io_error(path: &Path, operation: &'static str) -> impl FnOnce(io::Error) -> StoreError {
     let path = path.to_path_buf();
-    move |source| StoreError::Io {
+    move |cause| StoreError::Io {
         path,
         operation,
-        source,
+        cause,
     }
 }
 
@@ -160,10 +180,10 @@ pub(crate) fn acquire_lock(path: &Path) -> Result<File, StoreError> {
             path: path.to_path_buf(),
             lock_path,
         }),
-        Err(TryLockError::Error(source)) => Err(StoreError::Io {
+        Err(TryLockError::Error(cause)) => Err(StoreError::Io {
             path: lock_path,
             operation: "lock",
-            source,
+            cause,
         }),
     }
 }
@@ -191,6 +211,7 @@ impl Store {
     /// writes to: takes the scan lock, switches to WAL, migrates, and marks
     /// snapshots left `running` by a dead earlier run as `aborted`.
     pub fn open_for_scan(path: &Path) -> Result<Store, StoreError> {
+        require_file_path(path)?;
         // Create the file ourselves so that its mode is 0600 from the first
         // byte: inventories name every account and public IP of the fleet.
         // SQLite gives the -wal and -shm files the same mode.
@@ -201,7 +222,7 @@ impl Store {
             .truncate(false)
             .mode(0o600)
             .open(path)
-            .map_err(io_error(path, "create"))?;
+            .map_err(io_error(path, "create or open"))?;
         // Lock before migrating so that two scans never race on a new file.
         let lock = acquire_lock(path)?;
         let mut store = Store::connect(path, Some(lock))?;
@@ -210,9 +231,17 @@ impl Store {
             .query_row("PRAGMA journal_mode = WAL", [], |row| {
                 row.get::<_, String>(0)
             })
-            .context(path, "switch to WAL mode")?;
+            .context(path, "enable WAL mode in")?;
         migrate::migrate(&mut store.conn, path)?;
-        let aborted = store
+        store.abort_dead_runs()?;
+        Ok(store)
+    }
+
+    /// Marks snapshots left `running` as `aborted`. Only for a handle that
+    /// has just taken the scan lock: no scan can be writing them then, so
+    /// their process is gone.
+    pub(crate) fn abort_dead_runs(&self) -> Result<(), StoreError> {
+        let aborted = self
             .conn
             .execute(
                 "UPDATE snapshots SET status = 'aborted',
@@ -220,16 +249,17 @@ impl Store {
                  WHERE status = 'running'",
                 [],
             )
-            .context(path, "mark unfinished snapshots aborted in")?;
+            .context(&self.path, "mark unfinished snapshots aborted in")?;
         if aborted > 0 {
-            tracing::warn!(path = %path.display(), snapshots = aborted, "marked snapshots of a dead earlier run as aborted");
+            tracing::warn!(path = %self.path.display(), snapshots = aborted, "marked snapshots of a dead earlier run as aborted");
         }
-        Ok(store)
+        Ok(())
     }
 
     /// Opens an existing database to list, diff or prune (prune takes the lock
     /// itself). Migrates it if it was written by an older fleetscan.
     pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        require_file_path(path)?;
         match std::fs::metadata(path) {
             Ok(metadata) if metadata.is_dir() => {
                 return Err(StoreError::NotADatabase {
@@ -242,11 +272,11 @@ impl Store {
                     path: path.to_path_buf(),
                 });
             }
-            Err(source) => {
+            Err(cause) => {
                 return Err(StoreError::Io {
                     path: path.to_path_buf(),
                     operation: "inspect",
-                    source,
+                    cause,
                 });
             }
         }
@@ -696,6 +726,84 @@ mod tests {
                 .unwrap();
             assert_eq!(found, 1, "table {table}");
         }
+    }
+
+    #[test]
+    fn a_symlink_to_the_database_finds_the_scan_lock() {
+        let (dir, path) = temp_db();
+        let link = dir.path().join("link.db");
+        let scan = Store::open_for_scan(&path).unwrap();
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(matches!(
+            Store::open_for_scan(&link),
+            Err(StoreError::Locked { .. })
+        ));
+        let mut pruner = Store::open_existing(&link).unwrap();
+        assert!(matches!(pruner.prune(0), Err(StoreError::Locked { .. })));
+        drop(scan);
+        drop(pruner);
+        assert!(Store::open_for_scan(&link).is_ok());
+    }
+
+    #[test]
+    fn names_sqlite_does_not_treat_as_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [":memory:", "", "file:x.db?mode=memory"] {
+            for err in [
+                Store::open_for_scan(Path::new(name)).err().unwrap(),
+                Store::open_existing(Path::new(name)).err().unwrap(),
+            ] {
+                assert!(
+                    err.to_string().contains("not a file path"),
+                    "{name:?}: {err}"
+                );
+            }
+        }
+        // Nothing was created in the working directory or beside it.
+        assert!(!Path::new(":memory:").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn sqlite_and_io_errors_say_their_cause_once() {
+        use std::error::Error as _;
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".to_owned()),
+        );
+        let err = StoreError::sqlite(
+            Path::new("/data/f.db"),
+            "mark unfinished snapshots aborted in",
+            busy,
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot mark unfinished snapshots aborted in database /data/f.db: another process has held a write transaction"),
+            "{text}"
+        );
+        let other = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            Some("disk I/O error".to_owned()),
+        );
+        let err = StoreError::sqlite(Path::new("/data/f.db"), "commit rows to", other);
+        assert_eq!(
+            err.to_string(),
+            "cannot commit rows to database /data/f.db: disk I/O error"
+        );
+        // Printed as a chain (`{:#}` in the CLI), nothing is repeated.
+        assert!(err.source().is_none());
+        let missing = Store::open_for_scan(Path::new("/nonexistent-dir/x.db"))
+            .err()
+            .unwrap();
+        assert!(missing.source().is_none());
+        assert_eq!(
+            missing
+                .to_string()
+                .matches("No such file or directory")
+                .count(),
+            1,
+            "{missing}"
+        );
     }
 
     #[test]
