@@ -11,6 +11,8 @@
 //!   credential material in the database or the most verbose logs;
 //! - [`database`]: `kill -9`, a full disk, two scans at once, bad
 //!   configuration and database files;
+//! - [`endpoints`]: the emulator given by `AWS_ENDPOINT_URL`, a service's
+//!   own variable or the shared config profile instead of `endpoint_url`;
 //! - [`hostile`]: names with quotes, SQL, unicode and control characters.
 
 #[path = "faults/common.rs"]
@@ -22,5 +24,7 @@ mod aws;
 mod credentials;
 #[path = "faults/database.rs"]
 mod database;
+#[path = "faults/endpoints.rs"]
+mod endpoints;
 #[path = "faults/hostile.rs"]
 mod hostile;

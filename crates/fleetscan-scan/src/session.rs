@@ -36,6 +36,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
+use aws_types::service_config::ServiceConfigKey;
 
 use crate::classify::{AwsFailure, ErrorClass, class_of_code};
 use crate::config::Config;
@@ -44,8 +45,9 @@ use crate::config::Config;
 #[derive(Clone, Debug)]
 pub struct BaseAws {
     pub sdk: SdkConfig,
-    /// Set when an emulator stands in for AWS: S3 goes path-style.
-    pub endpoint_url: Option<String>,
+    /// Where the SDK sends S3, when not to AWS: an emulator, and S3 goes
+    /// path-style (see [`custom_endpoint`]).
+    pub s3_endpoint_url: Option<String>,
     pub home_region: String,
     /// For S3, whose host names are per bucket
     /// (`bucket.s3.region.amazonaws.com`): see [`S3_POOL`] and
@@ -126,39 +128,76 @@ pub async fn load_base_with(
     if let Some(credentials) = credentials {
         loader = loader.credentials_provider(credentials);
     }
-    let endpoint_url = config.endpoint_url.as_deref();
-    if let Some(url) = endpoint_url {
+    if let Some(url) = &config.endpoint_url {
         loader = loader.endpoint_url(url);
     }
     // Read once: the same proxy for every client, as the SDK's default client
     // would pick it up.
     let proxy = ProxyConfig::from_env();
-    loader = loader.http_client(http_client(endpoint_url, DEFAULT_POOL, proxy.clone()));
+    // EC2, STS and Organizations put nothing in front of the endpoint's
+    // host: their client needs no alias for an emulator.
+    loader = loader.http_client(http_client(None, DEFAULT_POOL, proxy.clone()));
     let sdk = loader.load().await;
     let home_region = sdk
         .region()
         .map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
+    let s3_endpoint_url = custom_endpoint(&sdk, S3_SERVICE_ID);
+    let s3control_endpoint_url = custom_endpoint(&sdk, S3_CONTROL_SERVICE_ID);
     BaseAws {
-        sdk,
-        endpoint_url: config.endpoint_url.clone(),
-        home_region,
         s3_http: http_client(
-            endpoint_url,
-            if s3_path_style(endpoint_url) {
+            s3_endpoint_url.as_deref(),
+            if s3_path_style(s3_endpoint_url.as_deref()) {
                 PATH_STYLE_S3_POOL
             } else {
                 S3_POOL
             },
             proxy.clone(),
         ),
-        s3control_http: http_client(endpoint_url, S3_CONTROL_POOL, proxy),
+        s3control_http: http_client(s3control_endpoint_url.as_deref(), S3_CONTROL_POOL, proxy),
+        sdk,
+        s3_endpoint_url,
+        home_region,
     }
+}
+
+/// The service ids the SDK names the services' endpoint settings after
+/// (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_S3_CONTROL`, a profile's
+/// `[services]` section).
+const S3_SERVICE_ID: &str = "S3";
+const S3_CONTROL_SERVICE_ID: &str = "S3 Control";
+
+/// The endpoint the SDK sends `service_id` to when one is configured: the
+/// configuration's `endpoint_url`, `AWS_ENDPOINT_URL` or
+/// `AWS_ENDPOINT_URL_<SERVICE>`, or `endpoint_url` in the shared config
+/// profile (its `[services]` section too). `None` means AWS's own endpoints.
+///
+/// The one rule for "an emulator stands in for AWS": S3 goes path-style and
+/// S3 Control's per-account host resolves to the endpoint. It decides as the
+/// service's `config::Builder::from(&SdkConfig)` does (aws-sdk-s3 and
+/// aws-sdk-s3control): an endpoint set on a client wins; otherwise a
+/// service-specific setting, else the general one (a programmatic
+/// `endpoint_url` on the loader counts as general, so
+/// `AWS_ENDPOINT_URL_<SERVICE>` overrides it for that service).
+fn custom_endpoint(sdk: &SdkConfig, service_id: &str) -> Option<String> {
+    if sdk.get_origin("endpoint_url").is_client_config() {
+        return sdk.endpoint_url().map(str::to_string);
+    }
+    let key = ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok();
+    sdk.service_config()
+        .zip(key)
+        .and_then(|(service_config, key)| service_config.load_config(key))
+        .or_else(|| sdk.endpoint_url().map(str::to_string))
 }
 
 /// S3 goes path-style against an emulator: its endpoint has one host, with
 /// no name per bucket under it.
-fn s3_path_style(endpoint_url: Option<&str>) -> bool {
-    endpoint_url.is_some()
+fn s3_path_style(s3_endpoint_url: Option<&str>) -> bool {
+    s3_endpoint_url.is_some()
 }
 
 /// An HTTPS client like the SDK's default one (rustls with aws-lc, the
@@ -451,7 +490,7 @@ impl AccountSession {
             account_id: request.account_id.clone(),
             home_region: base.home_region.clone(),
             sdk,
-            path_style: s3_path_style(base.endpoint_url.as_deref()),
+            path_style: s3_path_style(base.s3_endpoint_url.as_deref()),
             s3_http: base.s3_http.clone(),
             s3control_http: base.s3control_http.clone(),
             assume_calls,
@@ -761,6 +800,178 @@ mod tests {
                 head.starts_with("POST http://127.0.0.2:9/ HTTP/1.1"),
                 "not a proxied request: {head}"
             );
+        }
+    }
+
+    use aws_types::origin::Origin;
+
+    /// The SDK's service settings as `aws-config` reads them, from a fixed
+    /// environment: `AWS_ENDPOINT_URL_<SERVICE ID>` first, then
+    /// `AWS_ENDPOINT_URL`.
+    #[derive(Debug)]
+    struct FixedEnvironment(Environment);
+
+    /// Environment variables: (name, value).
+    type Environment = Vec<(&'static str, &'static str)>;
+
+    impl aws_types::service_config::LoadServiceConfig for FixedEnvironment {
+        fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+            let specific = format!(
+                "{}_{}",
+                key.env(),
+                key.service_id().to_uppercase().replace(' ', "_")
+            );
+            [specific.as_str(), key.env()].into_iter().find_map(|name| {
+                self.0
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, value)| value.to_string())
+            })
+        }
+    }
+
+    /// An HTTP client that records each request's URI and answers none.
+    #[derive(Debug, Clone, Default)]
+    struct RecordingClient {
+        uris: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl HttpClient for RecordingClient {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for RecordingClient {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            self.uris.lock().unwrap().push(request.uri().to_string());
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Err(
+                aws_smithy_runtime_api::client::result::ConnectorError::other(
+                    "recorded, not sent".into(),
+                    None,
+                ),
+            ))
+        }
+    }
+
+    /// Where the SDK's own S3 and S3 Control clients send a request, built
+    /// from `sdk` as `AccountSession` builds them.
+    async fn sdk_destinations(sdk: &SdkConfig) -> (String, String) {
+        let recorder = RecordingClient::default();
+        let sdk = sdk
+            .to_builder()
+            .http_client(recorder.clone())
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::for_tests()))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build();
+        let _ = aws_sdk_s3::Client::from_conf(s3)
+            .get_bucket_versioning()
+            .bucket("a-bucket")
+            .send()
+            .await;
+        let _ = aws_sdk_s3control::Client::new(&sdk)
+            .get_public_access_block()
+            .account_id("222200000000")
+            .send()
+            .await;
+        let uris = recorder.uris.lock().unwrap().clone();
+        assert_eq!(uris.len(), 2, "{uris:?}");
+        (uris[0].clone(), uris[1].clone())
+    }
+
+    /// A regression test: the emulator handling (path-style S3, S3 Control's
+    /// `<account>.<host>` resolving to the endpoint) was decided by the
+    /// configuration's `endpoint_url` alone, so with `AWS_ENDPOINT_URL` (or a
+    /// service's own variable) S3 Control asked DNS for
+    /// `222200000000.127.0.0.1`. The rule must name the endpoint each SDK
+    /// client really uses, however the endpoint was given.
+    #[tokio::test]
+    async fn the_custom_endpoint_is_the_one_the_sdk_clients_use() {
+        let general = "http://127.0.0.1:4566";
+        let s3_only = "http://localhost:4000";
+        let s3control_only = "http://localhost:5000";
+        // (case, the configuration's endpoint_url, the environment)
+        let cases: [(&str, Option<&'static str>, Environment); 5] = [
+            ("nothing configured", None, Vec::new()),
+            (
+                "endpoint_url in the configuration",
+                Some(general),
+                Vec::new(),
+            ),
+            (
+                "AWS_ENDPOINT_URL",
+                None,
+                vec![("AWS_ENDPOINT_URL", general)],
+            ),
+            (
+                "one variable per service",
+                None,
+                vec![
+                    ("AWS_ENDPOINT_URL_S3", s3_only),
+                    ("AWS_ENDPOINT_URL_S3_CONTROL", s3control_only),
+                ],
+            ),
+            (
+                "a service's variable over the configuration's endpoint_url",
+                Some(general),
+                vec![("AWS_ENDPOINT_URL_S3_CONTROL", s3control_only)],
+            ),
+        ];
+        for (case, configured, environment) in cases {
+            let mut builder = SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"));
+            // As aws-config's loader sets the general endpoint: the
+            // programmatic one, else `AWS_ENDPOINT_URL`.
+            let from_environment = environment
+                .iter()
+                .find(|(name, _)| *name == "AWS_ENDPOINT_URL")
+                .map(|(_, url)| *url);
+            if let Some(url) = configured {
+                builder.set_endpoint_url(Some(url.to_string()));
+                builder.insert_origin("endpoint_url", Origin::shared_config());
+            } else if let Some(url) = from_environment {
+                builder.set_endpoint_url(Some(url.to_string()));
+                builder.insert_origin("endpoint_url", Origin::shared_environment_variable());
+            }
+            let sdk = builder
+                .service_config(FixedEnvironment(environment))
+                .build();
+            let (s3_uri, s3control_uri) = sdk_destinations(&sdk).await;
+            let s3 = custom_endpoint(&sdk, S3_SERVICE_ID);
+            let s3control = custom_endpoint(&sdk, S3_CONTROL_SERVICE_ID);
+            match &s3 {
+                Some(url) => assert!(
+                    s3_uri.starts_with(url.as_str()),
+                    "{case}: {s3_uri} vs {url}"
+                ),
+                None => assert!(s3_uri.contains(".amazonaws.com"), "{case}: {s3_uri}"),
+            }
+            match &s3control {
+                Some(url) => {
+                    // S3 Control puts the account in front of the host.
+                    let host = endpoint_host(url);
+                    let expected = url.replacen(&host, &format!("222200000000.{host}"), 1);
+                    assert!(
+                        s3control_uri.starts_with(&expected),
+                        "{case}: {s3control_uri} vs {expected}"
+                    );
+                }
+                None => assert!(
+                    s3control_uri.contains(".amazonaws.com"),
+                    "{case}: {s3control_uri}"
+                ),
+            }
         }
     }
 
