@@ -491,18 +491,21 @@ pub fn select(config: &Config, listing: &OrgListing) -> Result<Plan, PlanError> 
         }
     }
 
+    // An account the organization already left out keeps that one reason:
+    // listed in the file too, it is still one account, skipped once.
     let skipped_ids: HashSet<String> = skipped.iter().map(|s| s.account_id.clone()).collect();
     for account in &config.accounts {
+        if skipped_ids.contains(&account.id) {
+            // The organization says it cannot be scanned (suspended,
+            // excluded by id or by OU).
+            continue;
+        }
         if config.exclude_accounts.contains(&account.id) {
             skipped.push(SkippedAccount {
                 account_id: account.id.clone(),
                 name: account.name.clone(),
                 reason: "listed in exclude_accounts".into(),
             });
-            continue;
-        }
-        if skipped_ids.contains(&account.id) {
-            // The organization says it cannot be scanned (suspended, excluded OU).
             continue;
         }
         let (role_arn, external_id) = role_arn(config, &account.id, account.role.as_ref());
@@ -734,6 +737,47 @@ mod tests {
         listing.accounts = Some(accounts);
         let plan = select(&config(""), &listing).unwrap();
         assert_eq!(ids(&plan), ["111111111111", "222222222222", "333333333333"]);
+    }
+
+    /// A regression test: an account both in the organization and in
+    /// `accounts:`, and in `exclude_accounts`, was skipped twice (once per
+    /// source), so `plan` listed it twice and counted one account too many.
+    #[test]
+    fn an_excluded_account_in_the_organization_and_the_file_is_skipped_once() {
+        let yaml = "accounts:\n  - id: \"222222222222\"\n  - id: \"444444444444\"\nexclude_accounts: [\"222222222222\", \"444444444444\"]\n";
+        let plan = select(&config(yaml), &listing()).unwrap();
+        assert_eq!(ids(&plan), ["111111111111", "333333333333"]);
+        let skipped: Vec<(&str, &str)> = plan
+            .skipped
+            .iter()
+            .map(|s| (s.account_id.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                (
+                    "000000000001",
+                    "management account (set organization.include_management_account to scan it)"
+                ),
+                ("222222222222", "listed in exclude_accounts"),
+                ("444444444444", "state is SUSPENDED"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_excluded_account_only_in_the_file_is_skipped_once() {
+        let yaml = "organization: { enabled: false }\naccounts:\n  - id: \"123456789012\"\n  - id: \"210987654321\"\nexclude_accounts: [\"123456789012\"]\n";
+        let plan = select(&config(yaml), &OrgListing::default()).unwrap();
+        assert_eq!(ids(&plan), ["210987654321"]);
+        assert_eq!(
+            plan.skipped,
+            [SkippedAccount {
+                account_id: "123456789012".into(),
+                name: None,
+                reason: "listed in exclude_accounts".into(),
+            }]
+        );
     }
 
     #[test]
