@@ -40,9 +40,11 @@ const COMMIT_EVERY_ROWS: usize = 50_000;
 /// keeps every page it touched until the cache is full, so a larger cap is
 /// memory that grows with the rows written. At 8 MiB the 2,000-account
 /// memory benchmark stays within 1.3× of the 200-account one (with 64 MiB it
-/// did not); the writer then does about 150,000 instance rows/s at 200,000
-/// rows and 80,000 at 1,000,000 (64 MiB: 170,000 and 110,000), far above what
-/// any scan produces.
+/// did not). The cache matters most when every row lands somewhere else in
+/// the index (store_bench's worst-case order: about 80,000 instance rows/s
+/// at 1,000,000 rows when the cap was set, 64 MiB gave 110,000); in the order
+/// a scan sends rows, a batch of one account and region at a time, the
+/// index pages a batch touches are few and stay cached.
 const WRITER_CACHE_MIN_KIB: i64 = 2_000;
 const WRITER_CACHE_MAX_KIB: i64 = 8 * 1024;
 /// Primary-key index bytes per row: snapshot id, account, region, resource
