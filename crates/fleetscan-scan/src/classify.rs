@@ -181,6 +181,76 @@ where
     }
 }
 
+/// Longest STS message kept for a failed AssumeRole.
+const ASSUME_MESSAGE_CHARS: usize = 500;
+
+type AssumeRoleSdkError = SdkError<
+    aws_sdk_sts::operation::assume_role::AssumeRoleError,
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+>;
+
+/// Classifies a failed AssumeRole (as the credentials provider reports it):
+/// the STS error code (AccessDenied, RegionDisabledException, …) and STS's
+/// own message, short enough for `accounts.error` and one log line. Never
+/// the SDK's debug form of the error, which holds the raw HTTP response.
+pub fn assume_role_failure(
+    role_arn: &str,
+    err: &aws_credential_types::provider::error::CredentialsError,
+) -> AwsFailure {
+    let sdk_error = causes(err)
+        .into_iter()
+        .find_map(|cause| cause.downcast_ref::<AssumeRoleSdkError>());
+    let (code, message) = match sdk_error {
+        Some(sdk_error @ SdkError::ServiceError(_)) => {
+            let failure = classify(sdk_error);
+            (failure.code, failure.message)
+        }
+        // No STS answer (a timeout, a connection failure): the code
+        // classify gives it, and each cause's own words.
+        Some(sdk_error) => (classify(sdk_error).code, causes_text(sdk_error)),
+        None => ("AssumeRoleFailed".to_string(), causes_text(err)),
+    };
+    // InvalidClientTokenId means "region not enabled" to a resource call, but
+    // to AssumeRole it is the caller's own credentials: an error.
+    let class = match class_of_code(&code) {
+        ErrorClass::Denied => ErrorClass::Denied,
+        _ => ErrorClass::Error,
+    };
+    let message = if message.chars().count() > ASSUME_MESSAGE_CHARS {
+        let mut short: String = message.chars().take(ASSUME_MESSAGE_CHARS).collect();
+        short.push('…');
+        short
+    } else {
+        message
+    };
+    AwsFailure::new(
+        class,
+        code,
+        format!("could not assume {role_arn}: {message}"),
+    )
+}
+
+/// An error and its sources, outermost first.
+fn causes<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut causes = Vec::new();
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        causes.push(cause);
+        next = cause.source();
+    }
+    causes
+}
+
+/// Each cause's Display, joined: unlike `DisplayErrorContext`, without the
+/// debug form at the end (which may hold a raw HTTP response).
+fn causes_text(err: &(dyn StdError + 'static)) -> String {
+    causes(err)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +295,53 @@ mod tests {
         assert_eq!(ErrorClass::Throttled.unit_status(), UnitStatus::Throttled);
         assert_eq!(ErrorClass::Error.unit_status(), UnitStatus::Error);
         assert!(ErrorClass::Error.severity() > ErrorClass::Denied.severity());
+    }
+
+    /// A regression test: a denied AssumeRole was stored as ~2 KB of the
+    /// SDK's debug dump, raw HTTP response included, in `accounts.error`
+    /// and every log line about it.
+    #[test]
+    fn a_denied_assume_role_is_its_code_and_sts_message_only() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+        use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+
+        let role = "arn:aws:iam::222200000001:role/ScanRole";
+        let sts_message = format!(
+            "User: arn:aws:iam::111111111111:user/op is not authorized to perform: sts:AssumeRole on resource: {role}"
+        );
+        let body = format!(
+            "<ErrorResponse><Error><Code>AccessDenied</Code><Message>{sts_message}</Message></Error><RequestId>req-1</RequestId></ErrorResponse>"
+        );
+        let raw = HttpResponse::new(403.try_into().expect("a status code"), SdkBody::from(body));
+        let service = AssumeRoleError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message(sts_message.clone())
+                .build(),
+        );
+        let err = CredentialsError::provider_error(SdkError::service_error(service, raw));
+        let failure = assume_role_failure(role, &err);
+        assert_eq!(failure.class, ErrorClass::Denied);
+        assert_eq!(failure.code, "AccessDenied");
+        assert_eq!(
+            failure.message,
+            format!("could not assume {role}: {sts_message}")
+        );
+
+        // No answer at all: the causes' own words, no debug form.
+        let err = CredentialsError::provider_error(
+            SdkError::<AssumeRoleError, HttpResponse>::timeout_error("operation timed out"),
+        );
+        let failure = assume_role_failure(role, &err);
+        assert_eq!(failure.code, "Timeout");
+        assert!(!failure.message.contains('{'), "{}", failure.message);
+        assert!(
+            failure.message.contains("operation timed out"),
+            "{}",
+            failure.message
+        );
     }
 }

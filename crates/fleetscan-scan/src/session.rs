@@ -33,12 +33,11 @@ use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
 use aws_smithy_types::config_bag::ConfigBag;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::service_config::ServiceConfigKey;
 
-use crate::classify::{AwsFailure, ErrorClass, class_of_code};
+use crate::classify::AwsFailure;
 use crate::config::Config;
 
 /// The caller's configuration: everything every account session starts from.
@@ -465,7 +464,7 @@ impl AccountSession {
         let first = credentials
             .fetch()
             .await
-            .map_err(|err| assume_failure(&request.role_arn, &err))?;
+            .map_err(|err| crate::classify::assume_role_failure(&request.role_arn, &err))?;
         // The first lifetime decides the cache's buffer (see effective_buffer).
         let lifetime = first
             .expiry()
@@ -559,34 +558,6 @@ impl AccountSession {
             .build();
         aws_sdk_s3control::Client::from_conf(conf)
     }
-}
-
-/// Turns a failed AssumeRole into a classified failure, keeping the STS code
-/// (AccessDenied, RegionDisabledException, …) when there is one.
-fn assume_failure(
-    role_arn: &str,
-    err: &aws_credential_types::provider::error::CredentialsError,
-) -> AwsFailure {
-    let detail = DisplayErrorContext(err).to_string();
-    let code = [
-        "AccessDenied",
-        "RegionDisabledException",
-        "ExpiredToken",
-        "InvalidClientTokenId",
-        "MalformedPolicyDocument",
-    ]
-    .into_iter()
-    .find(|code| detail.contains(code))
-    .unwrap_or("AssumeRoleFailed");
-    let class = match class_of_code(code) {
-        ErrorClass::Denied => ErrorClass::Denied,
-        _ => ErrorClass::Error,
-    };
-    AwsFailure::new(
-        class,
-        code,
-        format!("could not assume {role_arn}: {detail}"),
-    )
 }
 
 #[cfg(test)]
