@@ -13,7 +13,10 @@
 //!   configuration and database files;
 //! - [`endpoints`]: the emulator given by `AWS_ENDPOINT_URL`, a service's
 //!   own variable or the shared config profile instead of `endpoint_url`;
-//! - [`hostile`]: names with quotes, SQL, unicode and control characters.
+//! - [`hostile`]: names with quotes, SQL, unicode and control characters;
+//! - [`reporting`]: what a run that went wrong tells its watchers (a signal
+//!   while planning, no role assumable, a denied account, output paths on
+//!   the database).
 
 #[path = "faults/common.rs"]
 mod common;
@@ -28,3 +31,5 @@ mod database;
 mod endpoints;
 #[path = "faults/hostile.rs"]
 mod hostile;
+#[path = "faults/reporting.rs"]
+mod reporting;

@@ -82,6 +82,7 @@ fn a_partial_scan_writes_the_summary_metrics_and_json_logs() {
             "duration_seconds",
             "error",
             "exit_code",
+            "failed_accounts",
             "failed_units",
             "finished_at",
             "fleetscan_version",

@@ -5,13 +5,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use fleetscan_store::rows::{AccountRow, AccountStatus, Row, ScanUnitRow, UnitStatus};
 use fleetscan_store::{RowSink, StoreError};
 use futures::StreamExt;
+use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::classify::AwsFailure;
@@ -43,6 +44,95 @@ pub struct ScanReport {
     /// (account id, AssumeRole calls made for it).
     pub assume_calls: Vec<(String, u64)>,
     pub deadline_reached: bool,
+    /// Accounts planned for the scan.
+    pub accounts_total: usize,
+    /// Accounts of which nothing was read (the role could not be assumed,
+    /// or the deadline came first), by account id. Accounts with some failed
+    /// units are not here: their units say what failed.
+    pub failed_accounts: Vec<FailedAccount>,
+    /// Units that ended `ok` or `region_disabled`.
+    pub units_succeeded: u64,
+    /// Units that ended otherwise.
+    pub units_failed: u64,
+    /// The first unit that failed, as `account region collector: code: message`.
+    pub first_unit_failure: Option<String>,
+}
+
+/// An account of which nothing was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedAccount {
+    pub account_id: String,
+    /// `assume_failed` or `skipped`.
+    pub status: AccountStatus,
+    /// Why, as stored in `accounts.error`.
+    pub error: Option<String>,
+}
+
+/// Longest example error quoted in [`ScanReport::nothing_read`].
+const EXAMPLE_CHARS: usize = 300;
+
+impl ScanReport {
+    /// Why the snapshot holds nothing usable, when it does not: there were
+    /// accounts to scan, something failed, and not one unit completed (the
+    /// store's rule for a `failed` snapshot). Says what failed, with one
+    /// example, so the snapshot and the run's summary carry the reason.
+    pub fn nothing_read(&self) -> Option<String> {
+        let failed = !self.failed_accounts.is_empty() || self.units_failed > 0;
+        if self.accounts_total == 0 || self.units_succeeded > 0 || !failed {
+            return None;
+        }
+        let example = |text: &str| -> String {
+            let mut short: String = text.chars().take(EXAMPLE_CHARS).collect();
+            if short.len() < text.len() {
+                short.push('…');
+            }
+            short
+        };
+        let assume_failed: Vec<&FailedAccount> = self
+            .failed_accounts
+            .iter()
+            .filter(|account| account.status == AccountStatus::AssumeFailed)
+            .collect();
+        let total = self.accounts_total;
+        let reason = if assume_failed.len() == total {
+            let first = assume_failed[0];
+            format!(
+                "no account could be scanned: the role could not be assumed in any of the {total} account(s) (e.g. {}: {})",
+                first.account_id,
+                example(first.error.as_deref().unwrap_or("no error recorded"))
+            )
+        } else {
+            let mut reason = format!(
+                "no account could be scanned: not one unit of the {total} account(s) completed"
+            );
+            if !assume_failed.is_empty() {
+                reason.push_str(&format!(
+                    "; the role could not be assumed in {}",
+                    assume_failed.len()
+                ));
+            }
+            if let Some(unit) = &self.first_unit_failure {
+                reason.push_str(&format!(" (e.g. {})", example(unit)));
+            } else if let Some(account) = self.failed_accounts.first() {
+                reason.push_str(&format!(
+                    " (e.g. {}: {})",
+                    account.account_id,
+                    example(account.error.as_deref().unwrap_or("no error recorded"))
+                ));
+            }
+            reason
+        };
+        Some(reason)
+    }
+}
+
+/// Outcomes gathered while the scan runs, for the [`ScanReport`].
+#[derive(Debug, Default)]
+struct Outcomes {
+    failed_accounts: Vec<FailedAccount>,
+    units_succeeded: u64,
+    units_failed: u64,
+    first_unit_failure: Option<String>,
 }
 
 struct Scan {
@@ -52,6 +142,7 @@ struct Scan {
     reporter: Arc<dyn Reporter>,
     session_name: String,
     deadline: Option<tokio::time::Instant>,
+    outcomes: Mutex<Outcomes>,
 }
 
 /// Scans every target and writes accounts, units and resources to `sink`.
@@ -78,6 +169,7 @@ pub async fn scan(
         base,
         sink,
         reporter,
+        outcomes: Mutex::default(),
     });
     scan.reporter.scan_started(targets.len());
     let mut report = ScanReport::default();
@@ -90,6 +182,20 @@ pub async fn scan(
         report.deadline_reached |= deadline_reached;
     }
     report.assume_calls.sort();
+    report.accounts_total = targets.len();
+    let outcomes = std::mem::take(
+        &mut *scan
+            .outcomes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    report.failed_accounts = outcomes.failed_accounts;
+    report
+        .failed_accounts
+        .sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    report.units_succeeded = outcomes.units_succeeded;
+    report.units_failed = outcomes.units_failed;
+    report.first_unit_failure = outcomes.first_unit_failure;
     Ok(report)
 }
 
@@ -163,14 +269,48 @@ impl Scan {
         }
     }
 
+    fn outcomes(&self) -> std::sync::MutexGuard<'_, Outcomes> {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     async fn finish_account(&self, row: AccountRow) -> Result<(), StoreError> {
         self.reporter.account_finished(&row);
+        if matches!(
+            row.status,
+            AccountStatus::AssumeFailed | AccountStatus::Skipped
+        ) {
+            self.outcomes().failed_accounts.push(FailedAccount {
+                account_id: row.account_id.clone(),
+                status: row.status,
+                error: row.error.clone(),
+            });
+        }
         self.send(Row::Account(row)).await
     }
 
     async fn record_unit(&self, unit: ScanUnitRow) -> Result<bool, StoreError> {
         self.reporter.unit_finished(&unit);
         let ok = unit.status.is_success();
+        {
+            let mut outcomes = self.outcomes();
+            if ok {
+                outcomes.units_succeeded += 1;
+            } else {
+                outcomes.units_failed += 1;
+                if outcomes.first_unit_failure.is_none() {
+                    outcomes.first_unit_failure = Some(format!(
+                        "{} {} {}: {}: {}",
+                        unit.account_id,
+                        unit.region,
+                        unit.collector,
+                        unit.error_code.as_deref().unwrap_or("-"),
+                        unit.error_message.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
+        }
         self.send(Row::Unit(unit)).await?;
         Ok(ok)
     }
@@ -471,5 +611,60 @@ fn unit_row(
         resources,
         api_calls,
         duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denied(account_id: &str) -> FailedAccount {
+        FailedAccount {
+            account_id: account_id.into(),
+            status: AccountStatus::AssumeFailed,
+            error: Some("AccessDenied: could not assume the role".into()),
+        }
+    }
+
+    #[test]
+    fn a_scan_that_read_nothing_says_why_and_one_that_read_something_does_not() {
+        let every_role_denied = ScanReport {
+            accounts_total: 2,
+            failed_accounts: vec![denied("222200000000"), denied("222200000001")],
+            ..ScanReport::default()
+        };
+        assert_eq!(
+            every_role_denied.nothing_read().as_deref(),
+            Some(
+                "no account could be scanned: the role could not be assumed in any of the 2 account(s) \
+                 (e.g. 222200000000: AccessDenied: could not assume the role)"
+            )
+        );
+
+        let every_unit_failed = ScanReport {
+            accounts_total: 2,
+            failed_accounts: vec![denied("222200000000")],
+            units_failed: 5,
+            first_unit_failure: Some("222200000001 global ec2_regions: Timeout: no answer".into()),
+            ..ScanReport::default()
+        };
+        assert_eq!(
+            every_unit_failed.nothing_read().as_deref(),
+            Some(
+                "no account could be scanned: not one unit of the 2 account(s) completed; \
+                 the role could not be assumed in 1 (e.g. 222200000001 global ec2_regions: Timeout: no answer)"
+            )
+        );
+
+        let one_unit_read = ScanReport {
+            units_succeeded: 1,
+            ..every_unit_failed
+        };
+        assert_eq!(one_unit_read.nothing_read(), None);
+        let nothing_failed = ScanReport {
+            accounts_total: 1,
+            ..ScanReport::default()
+        };
+        assert_eq!(nothing_failed.nothing_read(), None);
     }
 }

@@ -39,7 +39,10 @@ pub struct UsageError(pub String);
 /// everything else is a runtime failure.
 pub fn classify(err: &anyhow::Error) -> ExitStatus {
     for cause in err.chain() {
-        if cause.is::<UsageError>() || cause.is::<fleetscan_scan::config::ConfigError>() {
+        if cause.is::<UsageError>()
+            || cause.is::<crate::paths::OutputConflict>()
+            || cause.is::<fleetscan_scan::config::ConfigError>()
+        {
             return ExitStatus::Usage;
         }
     }

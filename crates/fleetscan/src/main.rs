@@ -3,8 +3,10 @@
 
 mod commands;
 mod exit;
+mod interrupt;
 mod logging;
 mod outputs;
+mod paths;
 mod render;
 
 use std::process::ExitCode;

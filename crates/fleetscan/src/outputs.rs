@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
+use fleetscan_scan::scanner::FailedAccount;
 use fleetscan_store::rows::ScanUnitRow;
 use fleetscan_store::{SnapshotStatus, SnapshotSummary, StoreError};
 use serde::Serialize;
@@ -37,6 +38,8 @@ pub struct RunRecord {
     pub summary: Option<SnapshotSummary>,
     /// Accounts the plan left out (suspended, excluded, management).
     pub left_out_by_plan: usize,
+    /// Accounts of which nothing was read (role not assumed, deadline).
+    pub failed_accounts: Vec<FailedAccount>,
 }
 
 /// The shape of `--summary-json` (documented in the README).
@@ -56,6 +59,9 @@ pub struct RunSummary<'a> {
     pub resources: BTreeMap<String, u64>,
     /// Units that ended neither `ok` nor `region_disabled`.
     pub failed_units: &'a [ScanUnitRow],
+    /// Accounts of which nothing was read: no unit of theirs is in
+    /// `failed_units` (an account with some failed units is there instead).
+    pub failed_accounts: &'a [FailedAccount],
     /// Why the run failed, when it did.
     pub error: Option<String>,
 }
@@ -89,6 +95,13 @@ fn is_lock_conflict(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether the run stopped because an output path is the database or
+/// another output: writing it is what must not happen.
+fn is_output_conflict(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.is::<crate::paths::OutputConflict>())
+}
+
 fn rfc3339(at: SystemTime) -> String {
     let at = time::OffsetDateTime::from(at);
     let at = at.replace_nanosecond(0).unwrap_or(at);
@@ -107,11 +120,14 @@ pub fn write(
     if args.summary_json.is_none() && args.prometheus.is_none() {
         return Ok(());
     }
-    if let Err(err) = result
-        && is_lock_conflict(err)
-    {
-        tracing::info!("another scan holds the database: leaving its summary files alone");
-        return Ok(());
+    if let Err(err) = result {
+        if is_lock_conflict(err) {
+            tracing::info!("another scan holds the database: leaving its summary files alone");
+            return Ok(());
+        }
+        if is_output_conflict(err) {
+            return Ok(());
+        }
     }
     let exit_status = match result {
         Ok(status) => *status,
@@ -144,6 +160,7 @@ pub fn write(
         },
         resources: summary.map(|s| s.resources.clone()).unwrap_or_default(),
         failed_units: summary.map_or(no_units, |s| s.failed_units.as_slice()),
+        failed_accounts: &record.failed_accounts,
         error: result.as_ref().err().map(|err| format!("{err:#}")),
     };
     if let Some(path) = &args.summary_json {
@@ -238,6 +255,11 @@ pub fn prometheus_text(run: &RunSummary<'_>, finished: SystemTime, previous: &st
         &plain(run.failed_units.len().to_string()),
     );
     gauge(
+        "fleetscan_last_run_failed_accounts",
+        "Accounts of the last run of which nothing was read (role not assumed, or the scan deadline came first).",
+        &plain(run.failed_accounts.len().to_string()),
+    );
+    gauge(
         "fleetscan_last_run_resources",
         "Rows the last run stored, by resource table.",
         &run.resources
@@ -325,6 +347,7 @@ mod tests {
             },
             resources: [("ec2_instances".to_string(), 3)].into(),
             failed_units: &[],
+            failed_accounts: &[],
             error: None,
         }
     }

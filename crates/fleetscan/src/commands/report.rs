@@ -40,6 +40,11 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs, _global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(out) = args.out.as_deref()
+        && out != Path::new("-")
+    {
+        crate::paths::check_outputs(&args.db, &[("--out", out)])?;
+    }
     let store = Store::open_existing(&args.db)?;
     let (snapshot_id, against) = choose_snapshots(&store, args.snapshot, args.against)?;
     let input = collect(&store, snapshot_id, against)?;
@@ -56,6 +61,7 @@ pub fn run(args: ReportArgs, _global: &GlobalArgs) -> anyhow::Result<ExitStatus>
                 || PathBuf::from(format!("fleetscan-report-{snapshot_id}.html")),
                 Path::to_path_buf,
             );
+            crate::paths::check_outputs(&args.db, &[("--out", &path)])?;
             write_private(&path, html.as_bytes())?;
             tracing::info!(path = %path.display(), snapshot = snapshot_id, against = ?against, bytes = html.len(), "report written");
             println!("{}", path.display());

@@ -14,6 +14,7 @@ use super::ListFormat;
 use super::reporters::{ScanReporter, wants_bar};
 use crate::GlobalArgs;
 use crate::exit::ExitStatus;
+use crate::interrupt::Interrupt;
 use crate::render::{Table, or_dash};
 
 /// Rows in flight between the scanner and the writer thread (batches of up to 256).
@@ -42,6 +43,8 @@ struct ScanOutput<'a> {
     snapshot_id: i64,
     #[serde(flatten)]
     summary: &'a SnapshotSummary,
+    /// Accounts of which nothing was read (their units are not in `failed_units`).
+    failed_accounts: &'a [scanner::FailedAccount],
     elapsed_seconds: f64,
     skipped_accounts: &'a [planner::SkippedAccount],
     assume_role_calls: u64,
@@ -71,21 +74,44 @@ fn scan(
 ) -> anyhow::Result<ExitStatus> {
     let config = super::load_config(args.config.as_deref())?;
     let db_path = super::database_path(args.db.as_deref(), &config);
+    let outputs: Vec<(&str, &std::path::Path)> = [
+        ("--summary-json", args.outputs.summary_json.as_deref()),
+        ("--prometheus", args.outputs.prometheus.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| Some((flag, path?)))
+    .collect();
+    crate::paths::check_outputs(&db_path, &outputs)?;
     record.database = Some(db_path.clone());
+    let runtime = super::runtime()?;
+    // From here on Ctrl-C and SIGTERM end the run through this function
+    // (exit 1, the summary written), planning included.
+    let interrupt = Interrupt::listen(&runtime).context("cannot listen for Ctrl-C and SIGTERM")?;
     // The database is opened (and locked) before any AWS call: a second scan,
     // an unreadable file or a file that is not SQLite stop here.
     let mut store = Store::open_for_scan(&db_path)?;
-    let runtime = super::runtime()?;
 
-    let base = runtime.block_on(fleetscan_scan::session::load_base(&config));
     // Who we are and what to scan are asked at the same time (each is a
     // round trip or more); a credentials failure is still reported first.
-    let (caller_arn, plan) = runtime.block_on(async {
-        tokio::join!(
-            fleetscan_scan::caller_arn(&base),
-            planner::plan(&config, &base)
-        )
+    let planned = runtime.block_on(async {
+        let planning = async {
+            let base = fleetscan_scan::session::load_base(&config).await;
+            let (caller_arn, plan) = tokio::join!(
+                fleetscan_scan::caller_arn(&base),
+                planner::plan(&config, &base)
+            );
+            (base, caller_arn, plan)
+        };
+        tokio::select! {
+            // A signal that came before planning started wins.
+            biased;
+            () = interrupt.wait() => None,
+            planned = planning => Some(planned),
+        }
     });
+    let Some((base, caller_arn, plan)) = planned else {
+        return Err(interrupted_before_snapshot());
+    };
     let caller_arn = caller_arn.map_err(|failure| {
         anyhow!("the AWS credentials cannot be used (sts:GetCallerIdentity): {failure}")
     })?;
@@ -105,6 +131,9 @@ fn scan(
         ));
     }
 
+    if interrupt.received() {
+        return Err(interrupted_before_snapshot());
+    }
     let meta = SnapshotMeta {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         config_digest: config.digest.clone(),
@@ -128,7 +157,7 @@ fn scan(
         );
         tokio::select! {
             result = scan => Some(result),
-            () = shutdown_signal() => None,
+            () = interrupt.wait() => None,
         }
     });
     // Units run as tasks: when the scan stopped early (a signal, a failed
@@ -172,8 +201,18 @@ fn scan(
         }
     };
 
-    let summary = store.finish_snapshot(snapshot_id)?;
+    // Nothing read at all: the snapshot is failed, and says why (otherwise
+    // the store would mark it failed with no reason anywhere).
+    let nothing_read = report.nothing_read();
+    let summary = match &nothing_read {
+        Some(reason) => {
+            store.fail_snapshot(snapshot_id, reason)?;
+            store.snapshot(snapshot_id)?
+        }
+        None => store.finish_snapshot(snapshot_id)?,
+    };
     record.summary = Some(summary.clone());
+    record.failed_accounts = report.failed_accounts.clone();
     let assume_role_calls = report.assume_calls.iter().map(|(_, n)| n).sum();
     if report.deadline_reached {
         tracing::warn!(
@@ -183,6 +222,7 @@ fn scan(
     let output = ScanOutput {
         snapshot_id,
         summary: &summary,
+        failed_accounts: &report.failed_accounts,
         elapsed_seconds: started.elapsed().as_secs_f64(),
         skipped_accounts: &plan.skipped,
         assume_role_calls,
@@ -191,11 +231,21 @@ fn scan(
         ListFormat::Json => println!("{}", serde_json::to_string_pretty(&output)?),
         ListFormat::Table => print!("{}", human_summary(&output, &db_path)),
     }
-    Ok(match summary.status {
-        SnapshotStatus::Complete => ExitStatus::Success,
-        SnapshotStatus::Partial => ExitStatus::Partial,
-        _ => ExitStatus::Failure,
-    })
+    match summary.status {
+        SnapshotStatus::Complete => Ok(ExitStatus::Success),
+        SnapshotStatus::Partial => Ok(ExitStatus::Partial),
+        // The final error line and the summary's `error` say why.
+        _ => Err(anyhow!(nothing_read.unwrap_or_else(|| format!(
+            "snapshot {snapshot_id} failed: not one unit of any account completed"
+        )))),
+    }
+}
+
+/// A signal arrived before the run's snapshot was created.
+fn interrupted_before_snapshot() -> anyhow::Error {
+    anyhow!(
+        "interrupted by a signal while planning, before the scan started: no snapshot was created; earlier snapshots are untouched"
+    )
 }
 
 /// The one-screen summary.
@@ -223,6 +273,21 @@ fn human_summary(output: &ScanOutput<'_>, db_path: &std::path::Path) -> String {
         resources.row([table.as_str(), &count.to_string()]);
     }
     text.push_str(&resources.render());
+    if !output.failed_accounts.is_empty() {
+        text.push_str(&format!(
+            "\n{} account(s) could not be scanned:\n",
+            output.failed_accounts.len()
+        ));
+        let mut failed = Table::new(["ACCOUNT", "STATUS", "ERROR"]);
+        for account in output.failed_accounts {
+            let error: String = or_dash(account.error.as_deref())
+                .chars()
+                .take(160)
+                .collect();
+            failed.row([account.account_id.as_str(), account.status.as_str(), &error]);
+        }
+        text.push_str(&failed.render());
+    }
     if !summary.failed_units.is_empty() {
         text.push_str(&format!(
             "\n{} unit(s) did not complete:\n",
@@ -251,27 +316,4 @@ fn human_summary(output: &ScanOutput<'_>, db_path: &std::path::Path) -> String {
         }
     }
     text
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
