@@ -442,6 +442,7 @@ impl Scan {
                     )
                 };
                 let failure = AwsFailure::new(failure.class, failure.code.clone(), message);
+                tracing::warn!(account = %account_id, region = GLOBAL_REGION, collector = REGION_DISCOVERY, "{failure}");
                 unit_row(
                     account_id,
                     GLOBAL_REGION,

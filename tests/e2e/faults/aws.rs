@@ -473,6 +473,19 @@ fn a_region_answering_opt_in_required_or_auth_failure_is_region_disabled_not_an_
             );
         }
         assert_eq!(unit_statuses(&db, snapshot), expected, "{answer:?}");
+        // A failed region discovery is logged like any other failed unit.
+        for account in &accounts {
+            assert!(
+                scan.output
+                    .stderr
+                    .lines()
+                    .any(|line| line.contains(" WARN ")
+                        && line.contains(account.as_str())
+                        && line.contains("ec2_regions")),
+                "no warning for {account}'s region discovery:\n{}",
+                scan.output.stderr
+            );
+        }
         let code = format!("{answer:?}");
         for unit in db.scan_units(snapshot) {
             if unit.status == "region_disabled" {
