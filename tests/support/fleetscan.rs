@@ -166,6 +166,27 @@ impl Running {
         self.finish(RUN_TIMEOUT)
     }
 
+    /// SIGTERM, as `systemctl stop` or `timeout(1)` send it; then waits for
+    /// the exit and checks it came within 20 s (the runtime's shutdown is
+    /// bounded by 10 s; a hang would reach the 60 s cap).
+    pub fn terminate(self) -> RunOutput {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.id().to_string()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(sent.success(), "kill -TERM {}", self.id());
+        let stopping = Instant::now();
+        let output = self.finish(Duration::from_secs(60));
+        assert!(
+            stopping.elapsed() < Duration::from_secs(20),
+            "took {:?} to stop after SIGTERM\n--- exit {:?}\n--- stderr\n{}",
+            stopping.elapsed(),
+            output.code,
+            output.stderr
+        );
+        output
+    }
+
     /// Waits for the exit (killing it after `timeout`) and collects the output.
     pub fn finish(mut self, timeout: Duration) -> RunOutput {
         let deadline = Instant::now() + timeout;

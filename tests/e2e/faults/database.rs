@@ -193,20 +193,7 @@ fn sigterm_mid_scan_marks_the_snapshot_failed_and_keeps_earlier_ones() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(first.elapsed / 4);
-    let sent = Command::new("kill")
-        .args(["-TERM", &running.id().to_string()])
-        .status()
-        .expect("kill(1) runs");
-    assert!(sent.success());
-    let stopping = Instant::now();
-    let output = running.finish(Duration::from_secs(60));
-    // Bounded by the runtime shutdown (10 s); a hang would reach the 60 s cap.
-    assert!(
-        stopping.elapsed() < Duration::from_secs(20),
-        "took {:?} to stop\n{}",
-        stopping.elapsed(),
-        outputs(&output)
-    );
+    let output = running.terminate();
     output.expect_code(1, "scan interrupted by SIGTERM");
     assert!(
         output.stderr.contains("interrupted"),

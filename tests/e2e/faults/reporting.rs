@@ -4,8 +4,7 @@
 //! in a new user's trial.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fleetscan_fakeaws::{Faults, FleetSpec, Latency};
 use serde_json::Value;
@@ -70,19 +69,7 @@ fn sigterm_while_planning_exits_1_and_writes_a_failed_summary_without_snapshot()
         .fleetscan
         .spawn(scan_with_outputs(&config, &summary_path, &metrics_path));
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Command::new("kill")
-        .args(["-TERM", &running.id().to_string()])
-        .status()
-        .expect("kill(1) runs");
-    assert!(sent.success());
-    let stopping = Instant::now();
-    let output = running.finish(Duration::from_secs(60));
-    assert!(
-        stopping.elapsed() < Duration::from_secs(20),
-        "took {:?} to stop\n{}",
-        stopping.elapsed(),
-        outputs(&output)
-    );
+    let output = running.terminate();
     output.expect_code(1, "scan interrupted while planning");
     let last_line = output.stderr.lines().last().unwrap_or_default();
     assert!(
