@@ -302,12 +302,13 @@ fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> ConfigError 
         .next()
         .unwrap_or("invalid YAML")
         .to_string();
-    let message = strip_location_suffix(&message);
-    // Type errors point at the value; name the key written before it on that line.
+    let message = without_library_advice(&strip_location_suffix(&message));
+    // Type errors point at the value; name the key written before it on that
+    // line, with the keys it is nested under (`concurrency.accounts`).
     let key = if message.contains("unknown field") {
         None
     } else {
-        position.and_then(|(line, _)| key_on_line(text, line))
+        position.and_then(|(line, _)| key_path_at(text, line))
     };
     ConfigError {
         file: file.to_string(),
@@ -317,16 +318,75 @@ fn yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> ConfigError 
     }
 }
 
-/// The mapping key written on a 1-based line (`  accounts: many` → `accounts`).
-fn key_on_line(text: &str, line: u64) -> Option<String> {
-    let source = text
-        .lines()
-        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
-    let source = source.trim_start().trim_start_matches("- ").trim_start();
-    let (key, _) = source.split_once(':')?;
+/// The mapping key written on a source line (`  accounts: many` →
+/// `accounts`), with the column its key starts at.
+fn key_on_line(source: &str) -> Option<(usize, String)> {
+    let indent = source.len() - source.trim_start().len();
+    let rest = source.trim_start();
+    let (indent, rest) = match rest.strip_prefix("- ") {
+        Some(item) => (
+            indent + 2 + (item.len() - item.trim_start().len()),
+            item.trim_start(),
+        ),
+        None => (indent, rest),
+    };
+    let (key, _) = rest.split_once(':')?;
     let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
     let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    plain.then(|| key.to_string())
+    plain.then(|| (indent, key.to_string()))
+}
+
+/// The dotted path of the key written on a 1-based line: its own key, then
+/// each less indented key above it (`concurrency.accounts`). Items of a
+/// list add no index: the path names the setting, the position the item.
+fn key_path_at(text: &str, line: u64) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = usize::try_from(line).ok()?.checked_sub(1)?;
+    let (mut indent, key) = key_on_line(lines.get(at)?)?;
+    let mut path = vec![key];
+    for source in lines[..at].iter().rev() {
+        let trimmed = source.trim_start();
+        if indent == 0 {
+            break;
+        }
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let own_indent = source.len() - trimmed.len();
+        if own_indent >= indent {
+            continue;
+        }
+        match key_on_line(source) {
+            // A key that opens a nested block: `concurrency:` above `  accounts:`.
+            Some((key_indent, key)) if key_indent < indent => {
+                path.push(key);
+                indent = own_indent;
+            }
+            // A list item's dash, or a line that is no key: go on upwards.
+            _ => indent = own_indent.min(indent),
+        }
+    }
+    path.reverse();
+    Some(path.join("."))
+}
+
+/// serde-saphyr ends some messages with advice to its own callers (which
+/// option to set, which function to call instead); the user can act on
+/// neither, so it is cut.
+fn without_library_advice(message: &str) -> String {
+    const ADVICE: [&str; 4] = ["; set ", ", set ", "; use ", " (set "];
+    let cut = ADVICE
+        .iter()
+        .filter_map(|advice| message.find(advice))
+        .min()
+        .unwrap_or(message.len());
+    let message = message[..cut].trim_end();
+    if message.starts_with("multiple YAML documents") {
+        "more than one YAML document (a `---` line): a configuration file is one document"
+            .to_owned()
+    } else {
+        message.to_owned()
+    }
 }
 
 /// serde-saphyr ends messages with "at line L, column C"; we print the position
@@ -1013,9 +1073,34 @@ mod tests {
     #[test]
     fn wrong_types_name_the_position_and_key() {
         let err = error_of("concurrency:\n  accounts: many\n");
-        assert!(err.starts_with("fleet.yaml:2:13: `accounts`: "), "{err}");
+        assert!(
+            err.starts_with("fleet.yaml:2:13: `concurrency.accounts`: "),
+            "{err}"
+        );
         let err = error_of("organization:\n  enabled: maybe\n");
-        assert!(err.starts_with("fleet.yaml:2:12: `enabled`: "), "{err}");
+        assert!(
+            err.starts_with("fleet.yaml:2:12: `organization.enabled`: "),
+            "{err}"
+        );
+        // Comments, blank lines and list items between a key and its block.
+        let err = error_of(
+            "database: x.db\nrole:\n  # the role\n\n  name: Scan\n  session_duration: [1]\n",
+        );
+        assert!(err.contains("`role.session_duration`: "), "{err}");
+        let err = error_of("accounts:\n  - id: \"111111111111\"\n    name: [x]\n");
+        assert!(err.contains("`accounts.name`: "), "{err}");
+        let err = error_of("accounts:\n  - id: [1]\n");
+        assert!(err.contains("`accounts.id`: "), "{err}");
+    }
+
+    #[test]
+    fn yaml_errors_carry_no_advice_meant_for_programmers() {
+        let err = error_of("database: a.db\ndatabase: b.db\n");
+        assert!(err.contains("database"), "{err}");
+        assert!(!err.contains("Options") && !err.contains("Policy"), "{err}");
+        let err = error_of("database: a.db\n---\ndatabase: b.db\n");
+        assert!(err.contains("more than one YAML document"), "{err}");
+        assert!(!err.contains("from_str"), "{err}");
     }
 
     #[test]

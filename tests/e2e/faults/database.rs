@@ -469,9 +469,13 @@ fn bad_configuration_and_database_files_fail_before_any_aws_call() {
             yaml: good.replace("  accounts: 4\n", "  accounts: many\n"),
             db: None,
             code: 2,
-            // serde's message ("invalid u64") names the type; the position
-            // names the key.
-            mentions: vec![file("wrong type"), "u64".into()],
+            // serde's message ("invalid u64") names the type; the key is
+            // named with the block it is in.
+            mentions: vec![
+                file("wrong type"),
+                "u64".into(),
+                "`concurrency.accounts`".into(),
+            ],
         },
         BadInput {
             what: "bad account id",
