@@ -137,6 +137,13 @@ pub(crate) fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The file's permission bits when its group or others may read or write it.
+fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
 /// Refuses the names SQLite does not treat as files: `:memory:` and the
 /// empty name open a database that vanishes when fleetscan exits, and a
 /// `file:` name would be read as a URI by tools that open it later.
@@ -223,6 +230,15 @@ impl Store {
             .mode(0o600)
             .open(path)
             .map_err(io_error(path, "create or open"))?;
+        // An existing file keeps the mode its owner gave it; say so when
+        // others can read what this scan is about to write into it.
+        if let Some(mode) = readable_by_others(path) {
+            tracing::warn!(
+                path = %path.display(),
+                "the database is readable by others (mode {mode:04o}); it names every account, \
+                 public IP and bucket of the fleet: consider chmod 600"
+            );
+        }
         // Lock before migrating so that two scans never race on a new file.
         let lock = acquire_lock(path)?;
         let mut store = Store::connect(path, Some(lock))?;
@@ -726,6 +742,19 @@ mod tests {
                 .unwrap();
             assert_eq!(found, 1, "table {table}");
         }
+    }
+
+    #[test]
+    fn a_database_others_can_read_is_noticed_and_its_mode_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, path) = temp_db();
+        drop(Store::open_for_scan(&path).unwrap());
+        assert_eq!(readable_by_others(&path), None);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(readable_by_others(&path), Some(0o644));
+        // The owner's choice stands: the scan warns, it does not chmod.
+        drop(Store::open_for_scan(&path).unwrap());
+        assert_eq!(mode(&path), 0o644);
     }
 
     #[test]
