@@ -304,7 +304,7 @@ fn write_all(
         insert_batch(conn, path, &sql, snapshot_id, &batch, &mut json)?;
         uncommitted += batch.len();
         rows_written += batch.len() as u64;
-        if uncommitted >= COMMIT_EVERY_ROWS {
+        if uncommitted >= COMMIT_EVERY_ROWS || checkpointer.wants_commit() {
             conn.execute_batch("COMMIT")
                 .context(path, "commit rows to")?;
             checkpointer.committed();
