@@ -272,7 +272,7 @@ fn write_all(
                 Err(TryRecvError::Empty) => {
                     conn.execute_batch("COMMIT")
                         .context(path, "commit rows to")?;
-                    checkpointer.committed();
+                    checkpointer.committed(uncommitted);
                     in_transaction = false;
                     uncommitted = 0;
                     continue;
@@ -307,7 +307,7 @@ fn write_all(
         if uncommitted >= COMMIT_EVERY_ROWS || checkpointer.wants_commit() {
             conn.execute_batch("COMMIT")
                 .context(path, "commit rows to")?;
-            checkpointer.committed();
+            checkpointer.committed(uncommitted);
             in_transaction = false;
             uncommitted = 0;
         }
@@ -715,6 +715,9 @@ mod tests {
         let limit_pages = 64;
         let (sink, handle) = store.spawn_writer_with_wal_limit(id, 1, limit_pages);
         let reader = Connection::open(&path).unwrap();
+        // Checkpoints are asked for every CHECKPOINT_EVERY_ROWS rows, and at
+        // every commit once the WAL is past its limit: it stays near that,
+        // far below the snapshot.
         let total = 20_000;
         futures::executor::block_on(async {
             for chunk in 0..total / 500 {
@@ -752,7 +755,7 @@ mod tests {
             .len();
         // The WAL file never shrinks: its size is the most it ever held.
         assert!(database > 10_000_000, "{database}");
-        assert!(wal < 4_000_000, "WAL grew to {wal} bytes");
+        assert!(wal < 5_000_000, "WAL grew to {wal} bytes");
         // Everything is in the database file, and the connection checkpoints
         // by itself again.
         let (frames, copied): (i64, i64) = store
