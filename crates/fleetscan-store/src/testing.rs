@@ -32,8 +32,17 @@ pub(crate) fn meta() -> SnapshotMeta {
 
 /// Begins a snapshot, sends `rows` through the writer in small batches,
 /// joins and finishes it; returns the store and the snapshot id.
-pub(crate) fn write_snapshot(mut store: Store, rows: Vec<Row>) -> (Store, i64) {
-    let id = store.begin_snapshot(&meta()).unwrap();
+pub(crate) fn write_snapshot(store: Store, rows: Vec<Row>) -> (Store, i64) {
+    write_snapshot_with(store, &meta(), rows)
+}
+
+/// [`write_snapshot`] with the snapshot's metadata given.
+pub(crate) fn write_snapshot_with(
+    mut store: Store,
+    meta: &SnapshotMeta,
+    rows: Vec<Row>,
+) -> (Store, i64) {
+    let id = store.begin_snapshot(meta).unwrap();
     let (sink, handle) = store.spawn_writer(id, 4);
     futures::executor::block_on(async {
         for chunk in rows.chunks(7) {

@@ -492,5 +492,26 @@ mod tests {
             "{:?}",
             results[7]
         );
+        // Query 10: an account block that is not configured (all NULL) is
+        // listed as such, one that could not be read too, a fully on one not.
+        let account_blocks: Vec<(&str, &str)> = results[9]
+            .iter()
+            .map(|row| {
+                let mut parts = row.split('|');
+                (parts.next().unwrap(), parts.next_back().unwrap())
+            })
+            .collect();
+        assert!(
+            account_blocks.contains(&(A, "not configured")),
+            "{account_blocks:?}"
+        );
+        assert!(
+            account_blocks.contains(&(C, "could not be read")),
+            "{account_blocks:?}"
+        );
+        assert!(
+            account_blocks.iter().all(|(account, _)| *account != B),
+            "{account_blocks:?}"
+        );
     }
 }

@@ -457,6 +457,11 @@ impl Drop for Attachment<'_> {
     }
 }
 
+/// The region of per-account units, and the unit that records region
+/// discovery (as the scanner writes them).
+const GLOBAL_REGION: &str = "global";
+const REGION_DISCOVERY: &str = "ec2_regions";
+
 impl Store {
     /// Compares snapshot `old_id` (of `old_db`, or of this database) with
     /// snapshot `new_id` of this database. Changes are passed to `on_change`
@@ -484,6 +489,8 @@ impl Store {
         }
         self.check_usable("main", path, new_id)?;
         self.check_usable(old_schema, &old_path, old_id)?;
+        let same_scope = self.config_digest(old_schema, &old_path, old_id)?
+            == self.config_digest("main", path, new_id)?;
 
         self.conn
             .execute_batch(
@@ -541,8 +548,8 @@ impl Store {
                 old_id,
                 new_id,
                 account_id,
-                old_status,
-                new_status,
+                (old_status, new_status),
+                same_scope,
                 &mut outcome,
             )?;
             for (resource, sql) in REGISTRY.iter().zip(&queries) {
@@ -622,6 +629,17 @@ impl Store {
         ))
     }
 
+    /// The digest of the configuration a snapshot was taken with.
+    fn config_digest(&self, schema: &str, path: &Path, id: i64) -> Result<String, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT config_digest FROM {schema}.snapshots WHERE id = ?1"),
+                [id],
+                |row| row.get(0),
+            )
+            .context(path, "read snapshots from")
+    }
+
     fn check_usable(&self, schema: &str, path: &Path, id: i64) -> Result<(), StoreError> {
         let status: Option<String> = self
             .conn
@@ -668,6 +686,16 @@ impl Store {
     /// Decides which units of an account are comparable (ok or
     /// region_disabled on both sides), records them in the temp table the
     /// queries gate on, and lists the others.
+    ///
+    /// `same_scope`: both snapshots were taken with the same configuration.
+    /// Then a region that one side scanned and the other has no unit for, in
+    /// an account whose region discovery succeeded on that other side, was
+    /// not enabled there (with `regions.include: ["*"]` regions that are not
+    /// enabled get no units): it is compared like `region_disabled`, so the
+    /// resources of a newly enabled region are added, not hidden as "not
+    /// comparable". With another configuration the region may have been
+    /// left out by `regions.include`/`exclude` instead, and stays not
+    /// comparable.
     #[allow(clippy::too_many_arguments)]
     fn mark_comparable(
         &self,
@@ -676,8 +704,8 @@ impl Store {
         old_id: i64,
         new_id: i64,
         account_id: &str,
-        old_account_status: Option<&String>,
-        new_account_status: Option<&String>,
+        (old_account_status, new_account_status): (Option<&String>, Option<&String>),
+        same_scope: bool,
         outcome: &mut DiffOutcome,
     ) -> Result<(), StoreError> {
         let units = |schema: &str,
@@ -718,10 +746,23 @@ impl Store {
             .conn
             .prepare_cached("INSERT INTO temp.fleetscan_diff_comparable (account_id, region, collector) VALUES (?1, ?2, ?3)")
             .context(&self.path, "prepare the diff in")?;
+        let discovered = |units: &BTreeMap<(String, String), String>| {
+            same_scope
+                && units
+                    .get(&(GLOBAL_REGION.to_owned(), REGION_DISCOVERY.to_owned()))
+                    .is_some_and(|status| status == "ok")
+        };
+        let (old_discovered, new_discovered) = (discovered(&old_units), discovered(&new_units));
+        // A regional unit one side lacks although it discovered its regions.
+        let not_enabled = |status: Option<&String>, region: &str, discovered: bool| {
+            status.is_none() && region != GLOBAL_REGION && discovered
+        };
         let keys: BTreeSet<&(String, String)> = old_units.keys().chain(new_units.keys()).collect();
         for key in keys {
             let (old_status, new_status) = (old_units.get(key), new_units.get(key));
-            if usable(old_status) && usable(new_status) {
+            let old_usable = usable(old_status) || not_enabled(old_status, &key.0, old_discovered);
+            let new_usable = usable(new_status) || not_enabled(new_status, &key.0, new_discovered);
+            if old_usable && new_usable {
                 insert
                     .execute(params![account_id, key.0, key.1])
                     .context(&self.path, "prepare the diff in")?;

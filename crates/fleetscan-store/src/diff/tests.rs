@@ -6,6 +6,7 @@
 use super::render::{DiffHeader, JsonRender, MarkdownRender, Render, TextRender};
 use super::*;
 use crate::rows::*;
+use crate::SnapshotMeta;
 use crate::testing::*;
 
 const A: &str = "111111111111";
@@ -542,4 +543,77 @@ fn diff_queries_use_the_indexes() {
             );
         }
     }
+}
+
+/// One account scanned in `regions` (region discovery ok), with one
+/// instance in each region after the first.
+fn regions_fleet(regions: &[&str]) -> Vec<Row> {
+    let mut rows = vec![
+        account(A, AccountStatus::Ok),
+        unit(A, "global", "ec2_regions", UnitStatus::Ok),
+    ];
+    for (index, region) in regions.iter().enumerate() {
+        rows.extend(
+            ok_units(A, region)
+                .into_iter()
+                .filter(|row| !matches!(row, Row::Unit(u) if u.region == "global" && index > 0)),
+        );
+        if index > 0 {
+            rows.push(Row::Ec2Instance(instance(A, region, "i-new-region")));
+        }
+    }
+    rows
+}
+
+#[test]
+fn a_newly_enabled_region_is_compared_when_the_scope_is_the_same() {
+    // `regions.include: ["*"]`: the region was not enabled at the old scan,
+    // so it has no units there; its resources are new, not "not comparable".
+    let (_dir, path) = temp_db();
+    let store = Store::open_for_scan(&path).unwrap();
+    let (store, old) = write_snapshot(store, regions_fleet(&[US]));
+    let (store, new) = write_snapshot(store, regions_fleet(&[US, "af-south-1"]));
+    let (changes, outcome) = collect(&store, None, old, new);
+    assert_eq!(
+        changes.iter().map(brief).collect::<Vec<_>>(),
+        vec![format!("{A} added ec2_instance i-new-region")]
+    );
+    assert!(
+        outcome.not_comparable.is_empty(),
+        "{:?}",
+        outcome.not_comparable
+    );
+    assert!(outcome.summary.has_differences());
+
+    // Taken with another configuration, the region may have been left out
+    // on purpose: not comparable, nothing reported as added.
+    let other_scope = SnapshotMeta {
+        config_digest: "sha256:other".to_owned(),
+        ..meta()
+    };
+    let (store, other) =
+        write_snapshot_with(store, &other_scope, regions_fleet(&[US, "af-south-1"]));
+    let (changes, outcome) = collect(&store, None, old, other);
+    assert!(changes.is_empty(), "{changes:?}");
+    let regions: BTreeSet<&str> = outcome
+        .not_comparable
+        .iter()
+        .map(|unit| unit.region.as_str())
+        .collect();
+    assert_eq!(regions, BTreeSet::from(["af-south-1"]));
+
+    // Without a successful region discovery on the old side, absence proves
+    // nothing either.
+    let mut undiscovered = regions_fleet(&[US]);
+    undiscovered.retain(|row| !matches!(row, Row::Unit(u) if u.collector == "ec2_regions"));
+    let (store, blind) = write_snapshot(store, undiscovered);
+    let (_, outcome) = collect(&store, None, blind, new);
+    assert!(
+        outcome
+            .not_comparable
+            .iter()
+            .any(|unit| unit.region == "af-south-1"),
+        "{:?}",
+        outcome.not_comparable
+    );
 }
