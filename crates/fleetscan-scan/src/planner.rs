@@ -31,7 +31,7 @@ pub struct Target {
     pub source: &'static str,
 }
 
-/// An account the organization listed that will not be scanned.
+/// An account the organization or the file lists that will not be scanned.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SkippedAccount {
     pub account_id: String,
@@ -386,24 +386,63 @@ pub fn role_arn(
 }
 
 /// Chooses the targets from what Organizations listed and what the file lists.
+///
+/// Every account the organization lists (`ListAccounts`, or with `include_ous`
+/// the OU walk, which always covers the whole tree from every root) is either
+/// a target or skipped with the first rule that leaves it out: its state is
+/// not `ACTIVE`, `exclude_accounts`, `exclude_ous`, not under `include_ous`
+/// (unless listed under `accounts`), the management account. An account
+/// listed under `accounts` obeys the same state, `exclude_accounts` and
+/// `exclude_ous` rules with what the organization knows of it, whether or not
+/// the organization's selection picked it; one the organization does not list
+/// at all (another organization's) has no known state or OU and is scanned as
+/// listed unless `exclude_accounts` names it.
 pub fn select(config: &Config, listing: &OrgListing) -> Result<Plan, PlanError> {
     let org = &config.organization;
     let tree = listing.tree.as_ref();
     let mut skipped = Vec::new();
     let mut chosen: BTreeMap<String, Target> = BTreeMap::new();
 
-    if org.enabled {
-        // Which OUs an account belongs to, for include/exclude.
-        let under = |account_id: &str, ous: &[String]| -> bool {
-            let Some(lineage) = tree.and_then(|t| t.ancestors.get(account_id)) else {
-                return false;
-            };
-            if org.recursive {
-                lineage.iter().any(|id| ous.contains(id))
-            } else {
-                lineage.first().is_some_and(|id| ous.contains(id))
-            }
+    // Which OUs an account belongs to, for include/exclude.
+    let under = |account_id: &str, ous: &[String]| -> bool {
+        let Some(lineage) = tree.and_then(|t| t.ancestors.get(account_id)) else {
+            return false;
         };
+        if org.recursive {
+            lineage.iter().any(|id| ous.contains(id))
+        } else {
+            lineage.first().is_some_and(|id| ous.contains(id))
+        }
+    };
+    // What the organization says of an account, from either listing.
+    let in_org = |account_id: &str| -> Option<&OrgAccount> {
+        listing
+            .accounts
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .chain(tree.map(|t| t.accounts.as_slice()).unwrap_or_default())
+            .find(|a| a.id == account_id)
+    };
+    // The rules that win over everything, whichever source lists the
+    // account: `org_state` is `None` for an account the organization does
+    // not list (its state is not known, so no state rule applies).
+    let left_out = |account_id: &str, org_state: Option<Option<&str>>| -> Option<String> {
+        if let Some(state) = org_state
+            && state != Some("ACTIVE")
+        {
+            return Some(format!("state is {}", state.unwrap_or("unknown")));
+        }
+        if config.exclude_accounts.contains(account_id) {
+            return Some("listed in exclude_accounts".into());
+        }
+        if !org.exclude_ous.is_empty() && under(account_id, &org.exclude_ous) {
+            return Some("under an OU in organization.exclude_ous".into());
+        }
+        None
+    };
+
+    if org.enabled {
         if let Some(tree) = tree {
             for (key, ous) in [
                 ("organization.include_ous", &org.include_ous),
@@ -422,25 +461,16 @@ pub fn select(config: &Config, listing: &OrgListing) -> Result<Plan, PlanError> 
                 }
             }
         }
-        let candidates: Vec<&OrgAccount> = if org.include_ous.is_empty() {
-            listing
-                .accounts
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .collect()
-        } else {
-            tree.map(|t| {
-                t.accounts
-                    .iter()
-                    .filter(|a| under(&a.id, &org.include_ous))
-                    .collect()
-            })
-            .unwrap_or_default()
+        // Every account of the organization: `ListAccounts`, or, when
+        // `include_ous` leaves it out, the walk (which lists them all).
+        let members: &[OrgAccount] = match (&listing.accounts, tree) {
+            (Some(accounts), _) => accounts,
+            (None, Some(tree)) => &tree.accounts,
+            (None, None) => &[],
         };
         let listed_in_file: HashSet<&str> = config.accounts.iter().map(|a| a.id.as_str()).collect();
         let mut seen = HashSet::new();
-        for account in candidates {
+        for account in members {
             if !seen.insert(account.id.as_str()) {
                 continue;
             }
@@ -449,19 +479,15 @@ pub fn select(config: &Config, listing: &OrgListing) -> Result<Plan, PlanError> 
                 name: account.name.clone(),
                 reason,
             };
-            if account.state.as_deref() != Some("ACTIVE") {
-                skipped.push(skip(format!(
-                    "state is {}",
-                    account.state.as_deref().unwrap_or("unknown")
-                )));
+            if let Some(reason) = left_out(&account.id, Some(account.state.as_deref())) {
+                skipped.push(skip(reason));
                 continue;
             }
-            if config.exclude_accounts.contains(&account.id) {
-                skipped.push(skip("listed in exclude_accounts".into()));
-                continue;
-            }
-            if !org.exclude_ous.is_empty() && under(&account.id, &org.exclude_ous) {
-                skipped.push(skip("under an OU in organization.exclude_ous".into()));
+            if !org.include_ous.is_empty() && !under(&account.id, &org.include_ous) {
+                // Listed under `accounts`, it is added below, as the file's.
+                if !listed_in_file.contains(account.id.as_str()) {
+                    skipped.push(skip("not under an OU in organization.include_ous".into()));
+                }
                 continue;
             }
             if listing.management_account_id.as_deref() == Some(account.id.as_str())
@@ -493,51 +519,55 @@ pub fn select(config: &Config, listing: &OrgListing) -> Result<Plan, PlanError> 
 
     // An account the organization already left out keeps that one reason:
     // listed in the file too, it is still one account, skipped once.
-    let skipped_ids: HashSet<String> = skipped.iter().map(|s| s.account_id.clone()).collect();
+    let mut skipped_ids: HashSet<String> = skipped.iter().map(|s| s.account_id.clone()).collect();
     for account in &config.accounts {
         if skipped_ids.contains(&account.id) {
-            // The organization says it cannot be scanned (suspended,
-            // excluded by id or by OU).
-            continue;
-        }
-        if config.exclude_accounts.contains(&account.id) {
-            skipped.push(SkippedAccount {
-                account_id: account.id.clone(),
-                name: account.name.clone(),
-                reason: "listed in exclude_accounts".into(),
-            });
             continue;
         }
         let (role_arn, external_id) = role_arn(config, &account.id, account.role.as_ref());
-        match chosen.get_mut(&account.id) {
-            Some(target) => {
-                target.role_arn = role_arn;
-                target.external_id = external_id;
-                if account.name.is_some() {
-                    target.name = account.name.clone();
-                }
-                target.source = "organization+config";
+        if let Some(target) = chosen.get_mut(&account.id) {
+            target.role_arn = role_arn;
+            target.external_id = external_id;
+            if account.name.is_some() {
+                target.name = account.name.clone();
             }
-            None => {
-                let from_org = tree.and_then(|t| t.accounts.iter().find(|a| a.id == account.id));
-                chosen.insert(
-                    account.id.clone(),
-                    Target {
-                        account_id: account.id.clone(),
-                        name: account
-                            .name
-                            .clone()
-                            .or_else(|| from_org.and_then(|a| a.name.clone())),
-                        email: from_org.and_then(|a| a.email.clone()),
-                        state: from_org.and_then(|a| a.state.clone()),
-                        ou_path: tree.and_then(|t| t.paths.get(&account.id)).cloned(),
-                        role_arn,
-                        external_id,
-                        source: "config",
-                    },
-                );
-            }
+            target.source = "organization+config";
+            continue;
         }
+        // Not chosen by the organization's selection (outside `include_ous`,
+        // or not listed by it at all): the same rules, with what the
+        // organization knows of it.
+        let from_org = if org.enabled {
+            in_org(&account.id)
+        } else {
+            None
+        };
+        let name = account
+            .name
+            .clone()
+            .or_else(|| from_org.and_then(|a| a.name.clone()));
+        if let Some(reason) = left_out(&account.id, from_org.map(|a| a.state.as_deref())) {
+            skipped_ids.insert(account.id.clone());
+            skipped.push(SkippedAccount {
+                account_id: account.id.clone(),
+                name,
+                reason,
+            });
+            continue;
+        }
+        chosen.insert(
+            account.id.clone(),
+            Target {
+                account_id: account.id.clone(),
+                name,
+                email: from_org.and_then(|a| a.email.clone()),
+                state: from_org.and_then(|a| a.state.clone()),
+                ou_path: tree.and_then(|t| t.paths.get(&account.id)).cloned(),
+                role_arn,
+                external_id,
+                source: "config",
+            },
+        );
     }
     skipped.sort_by(|a, b| a.account_id.cmp(&b.account_id));
     Ok(Plan {
@@ -777,6 +807,157 @@ mod tests {
                 name: None,
                 reason: "listed in exclude_accounts".into(),
             }]
+        );
+    }
+
+    /// What `plan` lists with `include_ous` set: no `ListAccounts`, the
+    /// accounts come from the walk of the whole tree. One more member,
+    /// `555555555555`, is CLOSED, at the root.
+    fn walked_listing() -> OrgListing {
+        let mut listing = listing();
+        listing.accounts = None;
+        let tree = listing.tree.as_mut().unwrap();
+        tree.accounts.push(account("555555555555", "CLOSED"));
+        tree.paths.insert("555555555555".into(), "Root".into());
+        tree.ancestors
+            .insert("555555555555".into(), vec!["r-root".into()]);
+        listing
+    }
+
+    fn reasons(plan: &Plan) -> Vec<(&str, &str)> {
+        plan.skipped
+            .iter()
+            .map(|s| (s.account_id.as_str(), s.reason.as_str()))
+            .collect()
+    }
+
+    /// A regression test: with `include_ous` set, accounts listed under
+    /// `accounts:` outside those OUs were added as the file's without the
+    /// state rule or `exclude_ous`, so a suspended, a closed and an excluded
+    /// account were all targets and none was skipped.
+    #[test]
+    fn with_include_ous_listed_accounts_outside_them_still_obey_state_and_exclude_ous() {
+        let yaml = "organization:\n  include_ous: [ou-root-aaaaaaaa]\n  exclude_ous: [ou-root-cccccccc]\naccounts:\n  - id: \"333333333333\"\n  - id: \"444444444444\"\n  - id: \"555555555555\"\n";
+        let plan = select(&config(yaml), &walked_listing()).unwrap();
+        assert_eq!(ids(&plan), ["111111111111", "222222222222"]);
+        assert_eq!(
+            reasons(&plan),
+            [
+                (
+                    "000000000001",
+                    "not under an OU in organization.include_ous"
+                ),
+                ("333333333333", "under an OU in organization.exclude_ous"),
+                ("444444444444", "state is SUSPENDED"),
+                ("555555555555", "state is CLOSED"),
+            ]
+        );
+    }
+
+    /// With `include_ous` set, the walk still lists every account of the
+    /// organization: those outside the included OUs are skipped with the
+    /// reason, the management account included even when
+    /// `include_management_account` asks for it.
+    #[test]
+    fn with_include_ous_accounts_outside_them_are_skipped_with_the_reason() {
+        let yaml = "organization:\n  include_ous: [ou-root-aaaaaaaa]\n  include_management_account: true\n";
+        let plan = select(&config(yaml), &walked_listing()).unwrap();
+        assert_eq!(ids(&plan), ["111111111111", "222222222222"]);
+        assert_eq!(
+            reasons(&plan),
+            [
+                (
+                    "000000000001",
+                    "not under an OU in organization.include_ous"
+                ),
+                (
+                    "333333333333",
+                    "not under an OU in organization.include_ous"
+                ),
+                ("444444444444", "state is SUSPENDED"),
+                ("555555555555", "state is CLOSED"),
+            ]
+        );
+        // Not recursive: the child OU's account is outside too.
+        let yaml = "organization:\n  include_ous: [ou-root-aaaaaaaa]\n  recursive: false\n";
+        let plan = select(&config(yaml), &walked_listing()).unwrap();
+        assert_eq!(ids(&plan), ["111111111111"]);
+        assert!(
+            reasons(&plan).contains(&(
+                "222222222222",
+                "not under an OU in organization.include_ous"
+            )),
+            "{:?}",
+            plan.skipped
+        );
+    }
+
+    /// An ACTIVE account listed under `accounts:` outside `include_ous` is
+    /// still scanned, as the file's, with what the organization knows of it,
+    /// and is not also reported as skipped; so is the management account.
+    #[test]
+    fn with_include_ous_a_listed_active_account_outside_them_is_scanned() {
+        let yaml = "organization:\n  include_ous: [ou-root-aaaaaaaa]\naccounts:\n  - id: \"333333333333\"\n  - id: \"000000000001\"\n  - id: \"999999999999\"\n";
+        let plan = select(&config(yaml), &walked_listing()).unwrap();
+        assert_eq!(
+            ids(&plan),
+            [
+                "000000000001",
+                "111111111111",
+                "222222222222",
+                "333333333333",
+                "999999999999"
+            ]
+        );
+        let sandbox = &plan.targets[3];
+        assert_eq!(sandbox.source, "config");
+        assert_eq!(sandbox.state.as_deref(), Some("ACTIVE"));
+        assert_eq!(sandbox.ou_path.as_deref(), Some("Root/Sandbox"));
+        assert_eq!(sandbox.name.as_deref(), Some("name-333333333333"));
+        // Not in the organization: nothing known, scanned as listed.
+        assert_eq!(plan.targets[4].state, None);
+        assert_eq!(plan.targets[4].source, "config");
+        assert_eq!(
+            reasons(&plan),
+            [
+                ("444444444444", "state is SUSPENDED"),
+                ("555555555555", "state is CLOSED"),
+            ]
+        );
+    }
+
+    /// A listed account the account listing misses but the walk found (it
+    /// joined between the two calls) still obeys the state rule and
+    /// `exclude_ous`, with what the walk says of it.
+    #[test]
+    fn a_listed_account_only_the_walk_knows_obeys_state_and_exclude_ous() {
+        let mut listing = listing();
+        listing
+            .accounts
+            .as_mut()
+            .unwrap()
+            .retain(|a| a.id != "444444444444" && a.id != "333333333333");
+        let yaml = "organization:\n  exclude_ous: [ou-root-bbbbbbbb]\naccounts:\n  - id: \"444444444444\"\n";
+        let plan = select(&config(yaml), &listing).unwrap();
+        assert!(!ids(&plan).contains(&"444444444444"));
+        assert!(
+            reasons(&plan).contains(&("444444444444", "state is SUSPENDED")),
+            "{:?}",
+            plan.skipped
+        );
+        // 222222222222 is only in the walk here, under the excluded OU.
+        listing
+            .accounts
+            .as_mut()
+            .unwrap()
+            .retain(|a| a.id != "222222222222");
+        let yaml = "organization:\n  exclude_ous: [ou-root-bbbbbbbb]\naccounts:\n  - id: \"222222222222\"\n  - id: \"333333333333\"\n";
+        let plan = select(&config(yaml), &listing).unwrap();
+        assert_eq!(ids(&plan), ["111111111111", "333333333333"]);
+        assert!(
+            reasons(&plan).contains(&("222222222222", "under an OU in organization.exclude_ous")),
+            "{:?}",
+            plan.skipped
         );
     }
 
