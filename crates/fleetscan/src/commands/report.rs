@@ -63,7 +63,7 @@ pub fn run(args: ReportArgs, _global: &GlobalArgs) -> anyhow::Result<ExitStatus>
             );
             crate::paths::check_outputs(&args.db, &[("--out", &path)])?;
             write_private(&path, html.as_bytes())?;
-            tracing::info!(path = %path.display(), snapshot = snapshot_id, against = ?against, bytes = html.len(), "report written");
+            tracing::info!(path = %path.display(), snapshot = snapshot_id, against, bytes = html.len(), "report written");
             println!("{}", path.display());
         }
     }
