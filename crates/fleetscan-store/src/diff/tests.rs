@@ -5,8 +5,8 @@
 
 use super::render::{DiffHeader, JsonRender, MarkdownRender, Render, TextRender};
 use super::*;
-use crate::rows::*;
 use crate::SnapshotMeta;
+use crate::rows::*;
 use crate::testing::*;
 
 const A: &str = "111111111111";
