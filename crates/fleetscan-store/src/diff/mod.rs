@@ -746,22 +746,42 @@ impl Store {
             .conn
             .prepare_cached("INSERT INTO temp.fleetscan_diff_comparable (account_id, region, collector) VALUES (?1, ?2, ?3)")
             .context(&self.path, "prepare the diff in")?;
-        let discovered = |units: &BTreeMap<(String, String), String>| {
-            same_scope
+        // A regional unit one side lacks is "region not enabled" there only
+        // if that side discovered its regions, has no unit at all in that
+        // region, and ran the same collector elsewhere: a collector that a
+        // newer fleetscan added (same configuration file, every collector
+        // by default) has no units anywhere in the older snapshot, and its
+        // resources must not come out as added.
+        fn not_enabled(
+            units: &BTreeMap<(String, String), String>,
+            same_scope: bool,
+        ) -> impl Fn(&(String, String)) -> bool + '_ {
+            let discovered = same_scope
                 && units
                     .get(&(GLOBAL_REGION.to_owned(), REGION_DISCOVERY.to_owned()))
-                    .is_some_and(|status| status == "ok")
-        };
-        let (old_discovered, new_discovered) = (discovered(&old_units), discovered(&new_units));
-        // A regional unit one side lacks although it discovered its regions.
-        let not_enabled = |status: Option<&String>, region: &str, discovered: bool| {
-            status.is_none() && region != GLOBAL_REGION && discovered
-        };
+                    .is_some_and(|status| status == "ok");
+            let regions: BTreeSet<&str> = units.keys().map(|(region, _)| region.as_str()).collect();
+            let collectors: BTreeSet<&str> = units
+                .keys()
+                .filter(|(region, _)| region != GLOBAL_REGION)
+                .map(|(_, collector)| collector.as_str())
+                .collect();
+            move |(region, collector): &(String, String)| {
+                discovered
+                    && region != GLOBAL_REGION
+                    && !regions.contains(region.as_str())
+                    && collectors.contains(collector.as_str())
+            }
+        }
+        let (old_not_enabled, new_not_enabled) = (
+            not_enabled(&old_units, same_scope),
+            not_enabled(&new_units, same_scope),
+        );
         let keys: BTreeSet<&(String, String)> = old_units.keys().chain(new_units.keys()).collect();
         for key in keys {
             let (old_status, new_status) = (old_units.get(key), new_units.get(key));
-            let old_usable = usable(old_status) || not_enabled(old_status, &key.0, old_discovered);
-            let new_usable = usable(new_status) || not_enabled(new_status, &key.0, new_discovered);
+            let old_usable = usable(old_status) || (old_status.is_none() && old_not_enabled(key));
+            let new_usable = usable(new_status) || (new_status.is_none() && new_not_enabled(key));
             if old_usable && new_usable {
                 insert
                     .execute(params![account_id, key.0, key.1])

@@ -602,6 +602,29 @@ fn a_newly_enabled_region_is_compared_when_the_scope_is_the_same() {
         .collect();
     assert_eq!(regions, BTreeSet::from(["af-south-1"]));
 
+    // A collector the old snapshot never ran (a newer fleetscan added it,
+    // same configuration file): its resources are not comparable, not added.
+    let mut without_volumes = regions_fleet(&[US]);
+    without_volumes.retain(|row| !matches!(row, Row::Unit(u) if u.collector == "ec2_volumes"));
+    let (store, before_volumes) = write_snapshot(store, without_volumes);
+    let mut with_volume = regions_fleet(&[US, "af-south-1"]);
+    with_volume.push(Row::Ec2Volume(volume(A, "af-south-1", "vol-new-collector")));
+    let (store, after_volumes) = write_snapshot(store, with_volume);
+    let (changes, outcome) = collect(&store, None, before_volumes, after_volumes);
+    // The newly enabled region's instances are added; its volumes are not,
+    // since the old snapshot never looked for volumes anywhere.
+    assert_eq!(
+        changes.iter().map(brief).collect::<Vec<_>>(),
+        vec![format!("{A} added ec2_instance i-new-region")]
+    );
+    let volumes: BTreeSet<&str> = outcome
+        .not_comparable
+        .iter()
+        .filter(|unit| unit.collector == "ec2_volumes")
+        .map(|unit| unit.region.as_str())
+        .collect();
+    assert_eq!(volumes, BTreeSet::from([US, "af-south-1"]));
+
     // Without a successful region discovery on the old side, absence proves
     // nothing either.
     let mut undiscovered = regions_fleet(&[US]);
