@@ -323,7 +323,18 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         checkpointer.before_transaction();
-        assert!(!checkpointer.wants_commit(), "the WAL starts over");
+        assert!(!checkpointer.wants_commit());
+        // Everything was copied: the next commit writes the WAL from its
+        // start again, so the WAL now holds that commit's frames only.
+        conn.execute_batch(
+            "INSERT INTO snapshots (started_at, status, tool_version, \
+             config_digest) VALUES ('t', 'running', 'v', 'd')",
+        )
+        .unwrap();
+        let frames: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+            .unwrap();
+        assert!(frames < 10, "the WAL did not start over: {frames} frames");
         checkpointer.finish();
     }
 
