@@ -4,7 +4,7 @@
 //! in a new user's trial.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fleetscan_fakeaws::{Faults, FleetSpec, Latency};
 use serde_json::Value;
@@ -68,7 +68,18 @@ fn sigterm_while_planning_exits_1_and_writes_a_failed_summary_without_snapshot()
     let running = harness
         .fleetscan
         .spawn(scan_with_outputs(&config, &summary_path, &metrics_path));
-    std::thread::sleep(Duration::from_millis(500));
+    // Signal once the first AWS call has arrived: the handlers are in place
+    // by then (they come before any call), and every call takes 1.5 s, so
+    // planning is still going on. A fixed delay could land before the
+    // handlers on a loaded machine.
+    let waiting = Instant::now();
+    while harness.fake.stats().total_calls == 0 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "the scan made no AWS call within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let output = running.terminate();
     output.expect_code(1, "scan interrupted while planning");
     let last_line = output.stderr.lines().last().unwrap_or_default();
