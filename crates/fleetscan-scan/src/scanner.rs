@@ -23,7 +23,7 @@ use crate::regions;
 use crate::session::{AccountSession, BaseAws, RoleRequest};
 
 /// Name recorded in `scan_units.collector` for region discovery.
-pub const REGION_DISCOVERY: &str = "ec2_regions";
+pub use fleetscan_store::rows::REGION_DISCOVERY;
 
 /// Progress events, so the binary can draw bars or print log lines without the
 /// library knowing which.
@@ -88,6 +88,13 @@ impl ScanReport {
             }
             short
         };
+        let account_example = |account: &FailedAccount| {
+            format!(
+                "{}: {}",
+                account.account_id,
+                example(account.error.as_deref().unwrap_or("no error recorded"))
+            )
+        };
         let assume_failed: Vec<&FailedAccount> = self
             .failed_accounts
             .iter()
@@ -95,11 +102,9 @@ impl ScanReport {
             .collect();
         let total = self.accounts_total;
         let reason = if assume_failed.len() == total {
-            let first = assume_failed[0];
             format!(
-                "no account could be scanned: the role could not be assumed in any of the {total} account(s) (e.g. {}: {})",
-                first.account_id,
-                example(first.error.as_deref().unwrap_or("no error recorded"))
+                "no account could be scanned: the role could not be assumed in any of the {total} account(s) (e.g. {})",
+                account_example(assume_failed[0])
             )
         } else {
             let mut reason = format!(
@@ -114,11 +119,7 @@ impl ScanReport {
             if let Some(unit) = &self.first_unit_failure {
                 reason.push_str(&format!(" (e.g. {})", example(unit)));
             } else if let Some(account) = self.failed_accounts.first() {
-                reason.push_str(&format!(
-                    " (e.g. {}: {})",
-                    account.account_id,
-                    example(account.error.as_deref().unwrap_or("no error recorded"))
-                ));
+                reason.push_str(&format!(" (e.g. {})", account_example(account)));
             }
             reason
         };
@@ -183,12 +184,7 @@ pub async fn scan(
     }
     report.assume_calls.sort();
     report.accounts_total = targets.len();
-    let outcomes = std::mem::take(
-        &mut *scan
-            .outcomes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-    );
+    let outcomes = std::mem::take(&mut *scan.outcomes());
     report.failed_accounts = outcomes.failed_accounts;
     report
         .failed_accounts

@@ -13,7 +13,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::error::{SqliteContext, StoreError};
-use crate::rows::UnitStatus;
+use crate::rows::{GLOBAL_REGION, UnitStatus};
 use crate::store::{SnapshotStatus, SnapshotSummary, Store, parse_unit_status};
 
 /// What the header of a report says about a snapshot beyond its summary.
@@ -258,7 +258,7 @@ impl Store {
             .context(&self.path, "read snapshots from")?;
         let regions = regions_of(&self.conn, &self.path, snapshot_id)?
             .into_iter()
-            .filter(|region| region != "global")
+            .filter(|region| region != GLOBAL_REGION)
             .collect();
         Ok(SnapshotHeader {
             summary,

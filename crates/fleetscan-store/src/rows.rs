@@ -10,6 +10,13 @@ use serde::Serialize;
 /// Tags as a sorted map, stored as a JSON object.
 pub type Tags = BTreeMap<String, String>;
 
+/// `scan_units.region` of the units that are not per region (S3, region
+/// discovery).
+pub const GLOBAL_REGION: &str = "global";
+
+/// `scan_units.collector` of region discovery (`DescribeRegions`).
+pub const REGION_DISCOVERY: &str = "ec2_regions";
+
 /// How an account fared in one snapshot (`accounts.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

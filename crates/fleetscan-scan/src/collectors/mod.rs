@@ -32,7 +32,7 @@ pub enum Scope {
 }
 
 /// Region name recorded for global collectors.
-pub const GLOBAL_REGION: &str = "global";
+pub use fleetscan_store::rows::GLOBAL_REGION;
 
 pub type CollectFn = for<'a> fn(&'a UnitContext<'a>) -> BoxFuture<'a, Result<(), UnitError>>;
 

@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{SqliteContext, StoreError};
+use crate::rows::{GLOBAL_REGION, REGION_DISCOVERY};
 use crate::store::Store;
 use registry::{Gate, METADATA_COLUMNS, REGISTRY, ResourceType};
 
@@ -456,11 +457,6 @@ impl Drop for Attachment<'_> {
         }
     }
 }
-
-/// The region of per-account units, and the unit that records region
-/// discovery (as the scanner writes them).
-const GLOBAL_REGION: &str = "global";
-const REGION_DISCOVERY: &str = "ec2_regions";
 
 impl Store {
     /// Compares snapshot `old_id` (of `old_db`, or of this database) with
